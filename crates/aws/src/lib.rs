@@ -1,0 +1,1 @@
+//! Ports and SDK adapters.

@@ -1,0 +1,2 @@
+//! `autoheal`: the operators' CLI.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Pure domain logic of msk-autoheal: what an alarm means, how many brokers to add, whether a
+//! remediation may start. Plain types in, plain types out; no Lambda, SDK or I/O.

@@ -1,0 +1,2 @@
+//! Detector Lambda entry point.
+fn main() {}

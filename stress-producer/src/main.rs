@@ -1,0 +1,2 @@
+//! stress-producer: the EC2 client's load generator.
+fn main() {}

@@ -1,2 +1,9 @@
 //! Pure domain logic of msk-autoheal: what an alarm means, how many brokers to add, whether a
 //! remediation may start. Plain types in, plain types out; no Lambda, SDK or I/O.
+
+pub mod alarm;
+pub mod capacity;
+pub mod cluster;
+pub mod flight;
+pub mod remediation;
+pub mod time;

@@ -1,0 +1,677 @@
+//! The load engine: one librdkafka producer shared by `--workers` sending threads, a bounded
+//! window of records in flight (like the Java producer's `buffer.memory`), a poller thread that
+//! serves delivery reports into [`Stats`], and the reporter loop that prints perf-test lines and
+//! decides when to stop (duration, record count, signal, fatal producer error).
+
+use std::error::Error as StdError;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::OAuthToken;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+
+use crate::cli::{Acks, Config, SecurityConfig, TopicSpec};
+use crate::iam::IamTokenSource;
+use crate::report::{self, StopReason};
+use crate::stats::{Stats, Summary};
+
+/// A connection check must answer well inside the 10 s an operator waits for "unreachable".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+/// Java's default delivery.timeout.ms: a record not acknowledged by then counts as failed.
+const MESSAGE_TIMEOUT: Duration = Duration::from_secs(120);
+/// After Ctrl-C, records already in flight get this long to be acknowledged before they are purged.
+const SIGNAL_DRAIN: Duration = Duration::from_secs(10);
+/// Bytes of records in flight, as the Java producer's default `buffer.memory`.
+pub const DEFAULT_BUFFER_BYTES: usize = 32 * 1024 * 1024;
+const TICK: Duration = Duration::from_millis(200);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// librdkafka refused the configuration (a bad --producer-prop, an unreadable CA file).
+    #[error("invalid producer configuration: {0}")]
+    Config(String),
+    #[error("cannot reach the bootstrap servers {bootstrap} within {secs} s: {detail}")]
+    Unreachable { bootstrap: String, secs: u64, detail: String },
+    #[error("topic '{0}' does not exist (create it, or pass --create-topic --partitions N --replication-factor N)")]
+    TopicMissing(String),
+    #[error("could not create topic '{topic}': {detail}")]
+    CreateTopic { topic: String, detail: String },
+    #[error("MSK IAM: {0}")]
+    Iam(#[from] crate::iam::IamError),
+    #[error("interrupted before the load started")]
+    Interrupted,
+}
+
+impl RunError {
+    /// Bad input exits 2 like a bad flag; everything else is a failed run (1).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// What the run did.
+pub struct Outcome {
+    pub summary: Summary,
+    pub stopped_by: StopReason,
+}
+
+/// Counting semaphore over records in flight. Only the transition from "full" wakes a waiter,
+/// and that worker then sends while permits last: one wake-up per saturation, not per record.
+struct Window {
+    state: Mutex<WindowState>,
+    cv: Condvar,
+    capacity: usize,
+}
+
+struct WindowState {
+    available: usize,
+    waiters: usize,
+}
+
+impl Window {
+    fn new(capacity: usize) -> Self {
+        Self { state: Mutex::new(WindowState { available: capacity, waiters: 0 }), cv: Condvar::new(), capacity }
+    }
+
+    /// Takes a permit; false when `stop` was raised while waiting.
+    fn acquire(&self, stop: &AtomicBool) -> bool {
+        let mut s = lock(&self.state);
+        while s.available == 0 {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            s.waiters += 1;
+            // The timeout only bounds how late a worker notices `stop`.
+            s = self.cv.wait_timeout(s, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+            s.waiters -= 1;
+        }
+        s.available -= 1;
+        true
+    }
+
+    fn release(&self) {
+        let mut s = lock(&self.state);
+        s.available += 1;
+        let wake = s.available == 1 && s.waiters > 0;
+        drop(s);
+        if wake {
+            self.cv.notify_one();
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.capacity - lock(&self.state).available
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking worker must not take the summary down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Authentication hooks and error capture shared by the producer and the admin client.
+struct AuthContext {
+    iam: Option<IamTokenSource>,
+    last_error: Mutex<Option<String>>,
+    fatal: AtomicBool,
+}
+
+impl AuthContext {
+    fn note_error(&self, what: String) {
+        *lock(&self.last_error) = Some(what);
+    }
+}
+
+impl ClientContext for AuthContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    // librdkafka logs every failed connect; keep the last error for the one-line message instead
+    // of flooding the terminal.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        if (level as i32) <= RDKafkaLogLevel::Error as i32 {
+            self.note_error(format!("{fac}: {msg}"));
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            self.fatal.store(true, Ordering::SeqCst);
+        }
+        self.note_error(format!("{error}: {reason}"));
+    }
+
+    fn generate_oauth_token(&self, _config: Option<&str>) -> Result<OAuthToken, Box<dyn StdError>> {
+        let iam = self.iam.as_ref().ok_or("OAUTHBEARER token requested but --security is not iam")?;
+        let (token, lifetime_ms) = iam.token()?;
+        // MSK takes the principal from the signed URL; librdkafka only needs a non-empty name.
+        Ok(OAuthToken { token, principal_name: "msk-iam".into(), lifetime_ms })
+    }
+}
+
+struct ProducerCtx {
+    auth: AuthContext,
+    epoch: Instant,
+    stats: Mutex<Stats>,
+    window: Window,
+}
+
+impl ClientContext for ProducerCtx {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        self.auth.log(level, fac, msg)
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.auth.error(error, reason)
+    }
+
+    fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn StdError>> {
+        self.auth.generate_oauth_token(config)
+    }
+}
+
+impl ProducerContext for ProducerCtx {
+    /// Microseconds since `epoch` at send time: no allocation per record.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_us: usize) {
+        let now_us = self.epoch.elapsed().as_micros() as u64;
+        {
+            let mut stats = lock(&self.stats);
+            match result {
+                Ok(m) => stats.record_ok(
+                    now_us.saturating_sub(sent_us as u64),
+                    m.payload_len() as u64,
+                ),
+                Err((e, _)) => stats.record_error(&error_kind(e)),
+            }
+        }
+        self.window.release();
+    }
+}
+
+/// A stable, countable name for an error: librdkafka's code name (MessageTimedOut, …).
+fn error_kind(e: &KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(code) => format!("{code:?}"),
+        None => "Other".to_owned(),
+    }
+}
+
+/// The librdkafka settings for `cfg`: perf-test-equivalent producer semantics.
+pub fn client_config(cfg: &Config, window: usize) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.bootstrap)
+        .set("client.id", "stress-producer")
+        .set("acks", cfg.acks.as_str())
+        // Idempotence needs acks=all; with it librdkafka keeps up to 5 requests in flight per
+        // broker without reordering or duplicates, as the Java producer does.
+        .set("enable.idempotence", if cfg.acks == Acks::All { "true" } else { "false" })
+        .set("max.in.flight.requests.per.connection", "5")
+        .set("compression.type", cfg.compression.as_str())
+        .set("linger.ms", cfg.linger_ms.to_string())
+        .set("batch.size", cfg.batch_size.to_string())
+        // Let bytes, not a record count, close a batch (librdkafka's default caps at 10000).
+        .set("batch.num.messages", "1000000")
+        .set("message.max.bytes", (cfg.batch_size.max(cfg.msg_size) + 65_536).to_string())
+        .set("message.timeout.ms", MESSAGE_TIMEOUT.as_millis().to_string())
+        // Our window bounds memory; librdkafka's own queue must never be the one that fills.
+        .set("queue.buffering.max.messages", (window + 1024).to_string())
+        .set("queue.buffering.max.kbytes", "2097151")
+        .set("socket.connection.setup.timeout.ms", "5000")
+        .set("allow.auto.create.topics", "false");
+    let ca = |c: &mut ClientConfig, ca: &Option<std::path::PathBuf>| {
+        if let Some(p) = ca {
+            c.set("ssl.ca.location", p.to_string_lossy());
+        }
+    };
+    match &cfg.security {
+        SecurityConfig::Plaintext => {
+            c.set("security.protocol", "plaintext");
+        }
+        SecurityConfig::Tls { ca_file } => {
+            c.set("security.protocol", "ssl");
+            ca(&mut c, ca_file);
+        }
+        SecurityConfig::SaslScram { username, password, ca_file } => {
+            c.set("security.protocol", "sasl_ssl")
+                .set("sasl.mechanism", "SCRAM-SHA-512")
+                .set("sasl.username", username)
+                .set("sasl.password", password);
+            ca(&mut c, ca_file);
+        }
+        SecurityConfig::Iam { ca_file, .. } => {
+            c.set("security.protocol", "sasl_ssl").set("sasl.mechanism", "OAUTHBEARER");
+            ca(&mut c, ca_file);
+        }
+    }
+    for (k, v) in &cfg.producer_props {
+        c.set(k, v);
+    }
+    c
+}
+
+/// In-flight window in records: `buffer_bytes` worth, at least a few full batches' worth of slots.
+pub fn window_records(buffer_bytes: usize, msg_size: usize) -> usize {
+    (buffer_bytes / msg_size.max(1)).clamp(64, 500_000)
+}
+
+/// Shared state of one run.
+struct Run<'a> {
+    cfg: &'a Config,
+    producer: &'a BaseProducer<ProducerCtx>,
+    stop: AtomicBool,
+    next: AtomicU64,
+    workers_done: AtomicUsize,
+    start: Instant,
+    payload: Vec<u8>,
+}
+
+/// Runs the load until a stop condition; `signals` counts SIGINT/SIGTERM received.
+pub fn run(cfg: &Config, buffer_bytes: usize, signals: &AtomicUsize) -> Result<Outcome, RunError> {
+    let window = window_records(buffer_bytes, cfg.msg_size);
+    let iam = match &cfg.security {
+        SecurityConfig::Iam { region, .. } => Some(IamTokenSource::new(region)?),
+        _ => None,
+    };
+    let ctx = ProducerCtx {
+        auth: AuthContext { iam, last_error: Mutex::new(None), fatal: AtomicBool::new(false) },
+        epoch: Instant::now(),
+        stats: Mutex::new(Stats::new()),
+        window: Window::new(window),
+    };
+    let producer: BaseProducer<ProducerCtx> = client_config(cfg, window)
+        .create_with_context(ctx)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let producer = Arc::new(producer);
+
+    // The poller serves delivery reports, errors and OAUTHBEARER refreshes for the whole run,
+    // including the connection check below (an IAM token is needed before the first request).
+    let poll_stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (p, s) = (Arc::clone(&producer), Arc::clone(&poll_stop));
+        thread::Builder::new()
+            .name("rdkafka-poll".into())
+            .spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    p.poll(Duration::from_millis(50));
+                }
+            })
+            .map_err(|e| RunError::Config(format!("cannot start the poller thread: {e}")))?
+    };
+    let result = prepare_topic(cfg, &producer, signals).and_then(|()| load(cfg, &producer, signals));
+    poll_stop.store(true, Ordering::Relaxed);
+    let _ = poller.join();
+    result
+}
+
+/// Checks the cluster answers and the topic exists (creating it when asked).
+fn prepare_topic(cfg: &Config, producer: &BaseProducer<ProducerCtx>, signals: &AtomicUsize) -> Result<(), RunError> {
+    let unreachable = |detail: String| RunError::Unreachable {
+        bootstrap: cfg.bootstrap.clone(),
+        secs: CONNECT_TIMEOUT.as_secs(),
+        detail,
+    };
+    let last_error = || lock(&producer.context().auth.last_error).clone();
+    // All topics, not just ours: asking for one topic by name can auto-create it on the broker.
+    let metadata = producer
+        .client()
+        .fetch_metadata(None, CONNECT_TIMEOUT)
+        .map_err(|e| unreachable(last_error().unwrap_or_else(|| e.to_string())))?;
+    if signals.load(Ordering::SeqCst) > 0 {
+        return Err(RunError::Interrupted);
+    }
+    let exists = metadata.topics().iter().any(|t| t.name() == cfg.topic && t.error().is_none());
+    if exists {
+        return Ok(());
+    }
+    let Some(spec) = cfg.create_topic else {
+        return Err(RunError::TopicMissing(cfg.topic.clone()));
+    };
+    create_topic(cfg, spec)?;
+    wait_for_leaders(cfg, producer, spec, signals)
+}
+
+fn create_topic(cfg: &Config, spec: TopicSpec) -> Result<(), RunError> {
+    let fail = |detail: String| RunError::CreateTopic { topic: cfg.topic.clone(), detail };
+    let iam = match &cfg.security {
+        SecurityConfig::Iam { region, .. } => Some(IamTokenSource::new(region)?),
+        _ => None,
+    };
+    let ctx = AuthContext { iam, last_error: Mutex::new(None), fatal: AtomicBool::new(false) };
+    let mut conf = ClientConfig::new();
+    for (k, v) in client_config(cfg, 1024).config_map() {
+        // Producer-only settings make the admin client log warnings; keep the connection ones.
+        if k.starts_with("bootstrap") || k.starts_with("security") || k.starts_with("sasl") || k.starts_with("ssl") {
+            conf.set(k, v);
+        }
+    }
+    let admin: AdminClient<AuthContext> =
+        conf.create_with_context(ctx).map_err(|e| RunError::Config(e.to_string()))?;
+    let topic = NewTopic::new(&cfg.topic, spec.partitions, TopicReplication::Fixed(spec.replication_factor));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let results = rt
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(40), admin.create_topics([&topic], &opts)).await
+        })
+        .map_err(|_| fail("timed out after 40 s".into()))?
+        .map_err(|e| fail(e.to_string()))?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(fail(code.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// A new topic is usable once every partition has a leader.
+fn wait_for_leaders(
+    cfg: &Config,
+    producer: &BaseProducer<ProducerCtx>,
+    spec: TopicSpec,
+    signals: &AtomicUsize,
+) -> Result<(), RunError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if signals.load(Ordering::SeqCst) > 0 {
+            return Err(RunError::Interrupted);
+        }
+        if let Ok(md) = producer.client().fetch_metadata(Some(&cfg.topic), CONNECT_TIMEOUT) {
+            let ready = md.topics().iter().any(|t| {
+                t.name() == cfg.topic
+                    && t.error().is_none()
+                    && t.partitions().len() >= spec.partitions as usize
+                    && t.partitions().iter().all(|p| p.leader() >= 0 && p.error().is_none())
+            });
+            if ready {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(RunError::CreateTopic {
+                topic: cfg.topic.clone(),
+                detail: "partitions have no leader 30 s after creation".into(),
+            });
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn load(cfg: &Config, producer: &BaseProducer<ProducerCtx>, signals: &AtomicUsize) -> Result<Outcome, RunError> {
+    let run = Run {
+        cfg,
+        producer,
+        stop: AtomicBool::new(false),
+        next: AtomicU64::new(0),
+        workers_done: AtomicUsize::new(0),
+        start: Instant::now(),
+        payload: payload_pool(cfg.msg_size),
+    };
+    let stopped_by = thread::scope(|s| {
+        for i in 0..cfg.workers {
+            let run = &run;
+            thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn_scoped(s, move || {
+                    worker(run);
+                    run.workers_done.fetch_add(1, Ordering::SeqCst);
+                })
+                .expect("spawning a worker thread");
+        }
+        supervise(&run, signals)
+    });
+    let elapsed = run.start.elapsed();
+    let summary = lock(&producer.context().stats).summary(elapsed);
+    Ok(Outcome { summary, stopped_by })
+}
+
+/// Random A–Z bytes, as perf-test's payloads (so compression sees the same data), in a pool far
+/// larger than LZ4's 64 KB window: slices of it compress like fresh random records, for free.
+fn payload_pool(msg_size: usize) -> Vec<u8> {
+    let len = (8 * 1024 * 1024).max(msg_size * 64);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (Instant::now().elapsed().as_nanos() as u64);
+    (0..len)
+        .map(|_| {
+            // xorshift64*: plenty random for filler bytes, and no dependency.
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            b'A' + (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u8 % 26
+        })
+        .collect()
+}
+
+/// Offset of record `i` in the pool: consecutive records are disjoint slices.
+fn payload_offset(i: u64, msg_size: usize, pool_len: usize) -> usize {
+    let slots = pool_len - msg_size + 1;
+    ((i as u128 * (msg_size as u128 + 13)) % slots as u128) as usize
+}
+
+fn worker(run: &Run<'_>) {
+    let cfg = run.cfg;
+    let ctx = run.producer.context();
+    loop {
+        if run.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let i = run.next.fetch_add(1, Ordering::Relaxed);
+        if cfg.num_records.is_some_and(|n| i >= n) {
+            return;
+        }
+        if let Some(rate) = cfg.throughput {
+            // Record i is due at i/rate seconds: a global schedule, whatever the worker count.
+            let due = run.start + Duration::from_secs_f64(i as f64 / rate);
+            loop {
+                let now = Instant::now();
+                if now >= due {
+                    break;
+                }
+                if run.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                thread::sleep((due - now).min(Duration::from_millis(50)));
+            }
+        }
+        if !ctx.window.acquire(&run.stop) {
+            return;
+        }
+        let off = payload_offset(i, cfg.msg_size, run.payload.len());
+        let payload = &run.payload[off..off + cfg.msg_size];
+        let sent_us = ctx.epoch.elapsed().as_micros() as usize;
+        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&cfg.topic, sent_us).payload(payload);
+        loop {
+            match run.producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    // Only if --producer-prop shrank librdkafka's queue below our window.
+                    record = r;
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => {
+                    lock(&ctx.stats).record_error(&error_kind(&e));
+                    ctx.window.release();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The reporter: prints interval lines (and the terminal progress line), and decides when to
+/// stop sending and how long to wait for what is in flight.
+fn supervise(run: &Run<'_>, signals: &AtomicUsize) -> StopReason {
+    let cfg = run.cfg;
+    let ctx = run.producer.context();
+    let tty = std::io::stdout().is_terminal();
+    let mut last_report = Instant::now();
+    let mut reason: Option<StopReason> = None;
+    let mut drain_deadline = Instant::now();
+    let mut purged = false;
+    loop {
+        thread::sleep(TICK);
+        let now = Instant::now();
+        let elapsed = now - run.start;
+        let sig = signals.load(Ordering::SeqCst);
+        if reason.is_none() {
+            reason = if sig > 0 {
+                Some(StopReason::Signal)
+            } else if ctx.auth.fatal.load(Ordering::SeqCst) {
+                Some(StopReason::Fatal)
+            } else if cfg.duration.is_some_and(|d| elapsed >= d) {
+                Some(StopReason::Duration)
+            } else if run.workers_done.load(Ordering::SeqCst) == cfg.workers {
+                Some(StopReason::NumRecords)
+            } else {
+                None
+            };
+            if let Some(r) = reason {
+                run.stop.store(true, Ordering::SeqCst);
+                drain_deadline = now
+                    + match r {
+                        StopReason::Signal => SIGNAL_DRAIN,
+                        StopReason::Fatal => Duration::ZERO,
+                        _ => MESSAGE_TIMEOUT,
+                    };
+            }
+        }
+        if now - last_report >= cfg.report_interval {
+            let w = lock(&ctx.stats).take_interval();
+            let line = report::interval_line(&w, now - last_report);
+            last_report = now;
+            if tty {
+                print!("\r\x1b[K");
+            }
+            if cfg.json {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+        let in_flight = ctx.window.in_flight();
+        if tty {
+            let (total, failed) = {
+                let s = lock(&ctx.stats);
+                (s.total(), s.failed())
+            };
+            print!("\r\x1b[K{}", report::progress_line(&total, failed, in_flight as u64, elapsed, cfg.duration));
+            let _ = std::io::stdout().flush();
+        }
+        if let Some(r) = reason {
+            let workers_gone = run.workers_done.load(Ordering::SeqCst) == cfg.workers;
+            if workers_gone && in_flight == 0 {
+                if tty {
+                    print!("\r\x1b[K");
+                    let _ = std::io::stdout().flush();
+                }
+                return r;
+            }
+            // Out of time, or a second Ctrl-C: give up on what is still in flight.
+            if !purged && (now >= drain_deadline || sig > 1) {
+                run.producer.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+                purged = true;
+                drain_deadline = now + Duration::from_secs(5);
+            } else if purged && now >= drain_deadline {
+                // Purged reports never came back (the producer is wedged): report what we have.
+                return r;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_blocks_at_capacity_and_reopens() {
+        let w = Window::new(2);
+        let stop = AtomicBool::new(false);
+        assert!(w.acquire(&stop) && w.acquire(&stop));
+        assert_eq!(w.in_flight(), 2);
+        stop.store(true, Ordering::SeqCst);
+        assert!(!w.acquire(&stop), "full window + stop returns instead of blocking");
+        w.release();
+        assert_eq!(w.in_flight(), 1);
+        assert!(w.acquire(&stop), "a free permit is taken even when stopping");
+    }
+
+    #[test]
+    fn window_wakes_a_blocked_worker() {
+        let w = Arc::new(Window::new(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        assert!(w.acquire(&stop));
+        let (w2, s2) = (Arc::clone(&w), Arc::clone(&stop));
+        let t = thread::spawn(move || w2.acquire(&s2));
+        thread::sleep(Duration::from_millis(20));
+        w.release();
+        assert!(t.join().unwrap());
+    }
+
+    #[test]
+    fn payload_is_uppercase_letters_and_slices_are_disjoint() {
+        let pool = payload_pool(10_240);
+        assert!(pool.iter().all(|b| b.is_ascii_uppercase()));
+        let distinct: std::collections::HashSet<u8> = pool.iter().copied().collect();
+        assert_eq!(distinct.len(), 26);
+        let a = payload_offset(0, 10_240, pool.len());
+        let b = payload_offset(1, 10_240, pool.len());
+        assert!(b >= a + 10_240, "consecutive records do not overlap");
+        for i in [0, 1, 7, 1_000_000, u64::MAX / 3] {
+            assert!(payload_offset(i, 10_240, pool.len()) + 10_240 <= pool.len());
+        }
+    }
+
+    #[test]
+    fn window_is_buffer_memory_in_records() {
+        assert_eq!(window_records(DEFAULT_BUFFER_BYTES, 10_240), 3276);
+        assert_eq!(window_records(DEFAULT_BUFFER_BYTES, 1), 500_000);
+        assert_eq!(window_records(1024, 1_000_000), 64);
+    }
+
+    #[test]
+    fn config_carries_the_perf_test_semantics() {
+        let cfg = crate::cli::validate(
+            <crate::cli::Args as clap::Parser>::try_parse_from([
+                "sp",
+                "--bootstrap",
+                "h:1",
+                "--producer-prop",
+                "linger.ms=99",
+            ])
+            .unwrap(),
+            |_| None,
+        )
+        .unwrap();
+        let c = client_config(&cfg, 3276);
+        assert_eq!(c.get("acks"), Some("all"));
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
+        assert_eq!(c.get("compression.type"), Some("lz4"));
+        assert_eq!(c.get("batch.size"), Some("1048576"));
+        assert_eq!(c.get("linger.ms"), Some("99"), "--producer-prop applies last");
+        assert_eq!(c.get("security.protocol"), Some("plaintext"));
+    }
+
+    #[test]
+    fn error_kinds_are_code_names() {
+        assert_eq!(
+            error_kind(&KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)),
+            "MessageTimedOut"
+        );
+    }
+}

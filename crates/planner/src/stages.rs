@@ -1,0 +1,83 @@
+//! Splitting a plan into ordered stages so no broker takes part in more than K replica movements
+//! (as the broker gaining or the broker giving up a replica) per stage. Partitions that were
+//! under-replicated in the `--describe` capture go after all others: they are already short of
+//! copies, so they move once the healthy ones have stopped competing for bandwidth. Partitions
+//! whose only change is the order of their replicas (a preferred-leader change) move no data and
+//! ride in the last stage, after the data they lead is in place.
+
+/// One changed partition as the stager sees it.
+pub(crate) struct Change {
+    pub index: usize,
+    /// Brokers gaining or losing a replica (each counts as one movement).
+    pub involved: Vec<u32>,
+    pub under_replicated: bool,
+    pub bytes: u64,
+}
+
+/// Stages of partition indices, in order. `k = None`: one stage.
+pub(crate) fn split(mut changes: Vec<Change>, k: Option<u32>, n_brokers: usize) -> Vec<Vec<usize>> {
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    let Some(k) = k else {
+        let mut all: Vec<usize> = changes.iter().map(|c| c.index).collect();
+        all.sort_unstable();
+        return vec![all];
+    };
+    // Healthy first, then under-replicated; biggest (most movements, most bytes) first inside
+    // each group, which packs first-fit stages tightly.
+    changes.sort_by(|a, b| {
+        a.under_replicated
+            .cmp(&b.under_replicated)
+            .then(b.involved.len().cmp(&a.involved.len()))
+            .then(b.bytes.cmp(&a.bytes))
+            .then(a.index.cmp(&b.index))
+    });
+    let mut stages: Vec<Vec<usize>> = Vec::new();
+    let mut count: Vec<Vec<u32>> = Vec::new();
+    let mut reorder_only = Vec::new();
+    let mut group_start = 0usize;
+    let mut next_free = vec![0usize; n_brokers];
+    let mut in_urp_group = false;
+    for c in &changes {
+        if c.involved.is_empty() {
+            reorder_only.push(c.index);
+            continue;
+        }
+        if c.under_replicated && !in_urp_group {
+            // Under-replicated partitions start after every healthy stage.
+            in_urp_group = true;
+            group_start = stages.len();
+            next_free.iter_mut().for_each(|x| *x = group_start);
+        }
+        let mut s = c.involved.iter().map(|&b| next_free[b as usize]).max().unwrap_or(group_start).max(group_start);
+        loop {
+            while s >= stages.len() {
+                stages.push(Vec::new());
+                count.push(vec![0; n_brokers]);
+            }
+            if c.involved.iter().all(|&b| count[s][b as usize] < k) {
+                break;
+            }
+            s += 1;
+        }
+        stages[s].push(c.index);
+        for &b in &c.involved {
+            count[s][b as usize] += 1;
+            let nf = &mut next_free[b as usize];
+            while *nf < count.len() && count[*nf][b as usize] >= k {
+                *nf += 1;
+            }
+        }
+    }
+    if !reorder_only.is_empty() {
+        if stages.is_empty() {
+            stages.push(Vec::new());
+        }
+        stages.last_mut().expect("just ensured").extend(reorder_only);
+    }
+    for s in &mut stages {
+        s.sort_unstable();
+    }
+    stages
+}

@@ -1,0 +1,72 @@
+"""The template against what really exists: workspace packages, the ASL and its placeholders.
+
+These fail until every function package and statemachine/remediation.asl.json exist, by design:
+the template deploys seven functions and one workflow, and a stack that names a binary nobody
+builds, or a placeholder nobody substitutes, fails at deploy time, far from here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import iac_tools
+
+
+def test_every_template_function_is_a_workspace_package_with_a_binary_of_that_name_and_vice_versa(functions) -> None:
+    packages = iac_tools.function_packages()
+    in_template = {iac_tools.binary_of(f) for f in functions.values()}
+    missing = sorted(in_template - set(packages))
+    assert not missing, f"template.yaml deploys {missing} but no workspace package functions/<dir> is named so"
+    extra = sorted(set(packages) - in_template)
+    assert not extra, f"functions/ has packages {extra} that template.yaml does not deploy"
+    for name, pkg in packages.items():
+        bins = [t["name"] for t in pkg["targets"] if "bin" in t["kind"]]
+        assert bins == [name], f"package {name} must build exactly one binary named {name}, builds {bins}"
+
+
+def test_every_function_directory_is_a_workspace_member() -> None:
+    packages = iac_tools.function_packages()
+    dirs = {p["manifest_path"].split("/")[-2] for p in packages.values()}
+    on_disk = iac_tools.function_dirs_on_disk()
+    assert on_disk == dirs, f"functions/ directories outside the workspace members: {sorted(on_disk - dirs)}"
+
+
+def _asl_text() -> str:
+    assert iac_tools.ASL.exists(), f"{iac_tools.ASL.relative_to(iac_tools.ROOT)} does not exist yet"
+    return iac_tools.ASL.read_text(encoding="utf-8")
+
+
+def test_asl_placeholders_and_definition_substitutions_match(tpl) -> None:
+    placeholders = iac_tools.asl_placeholders(_asl_text())
+    subs = set(tpl["Resources"]["RemediationStateMachine"]["Properties"]["DefinitionSubstitutions"])
+    assert not placeholders - subs, f"ASL placeholders never substituted: {sorted(placeholders - subs)}"
+    assert not subs - placeholders, f"DefinitionSubstitutions the ASL never uses: {sorted(subs - placeholders)}"
+
+
+def _walk_states(states: dict[str, Any]):
+    for name, state in states.items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from _walk_states(branch["States"])
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from _walk_states(state[key]["States"])
+
+
+def test_every_lambda_task_of_the_asl_invokes_a_function_of_the_template(tpl) -> None:
+    asl = json.loads(_asl_text())
+    subs = tpl["Resources"]["RemediationStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    targets = set()
+    for name, state in _walk_states(asl["States"]):
+        if state.get("Type") != "Task" or "lambda" not in state.get("Resource", ""):
+            continue
+        fn = (state.get("Parameters") or state.get("Arguments") or {}).get("FunctionName", state["Resource"])
+        placeholder = fn.removeprefix("${").split("}")[0] if fn.startswith("${") else None
+        assert placeholder in subs, f"state {name}: FunctionName {fn!r} is not a substituted function ARN"
+        ref = subs[placeholder]
+        assert isinstance(ref, dict) and "Fn::GetAtt" in ref, f"state {name}: {placeholder} is not a function ARN"
+        targets.add(ref["Fn::GetAtt"][0])
+        assert state.get("TimeoutSeconds"), f"state {name}: every Task needs TimeoutSeconds"
+    assert targets, "the ASL invokes no Lambda"
+    assert "DetectorFunction" not in targets and "ApprovalFunction" not in targets

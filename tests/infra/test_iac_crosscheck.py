@@ -8,6 +8,8 @@ builds, or a placeholder nobody substitutes, fails at deploy time, far from here
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import iac_tools
@@ -70,3 +72,45 @@ def test_every_lambda_task_of_the_asl_invokes_a_function_of_the_template(tpl) ->
         assert state.get("TimeoutSeconds"), f"state {name}: every Task needs TimeoutSeconds"
     assert targets, "the ASL invokes no Lambda"
     assert "DetectorFunction" not in targets and "ApprovalFunction" not in targets
+
+
+# Configuration reads in a function package (autoheal_lambda::env helpers or std::env::var).
+_ENV_READ = re.compile(
+    r'\b(?:required|optional|parsed_or|parsed|var|var_os)\s*(?:::<[^>]*>)?\(\s*(?:&?[a-z_]\w*\s*,\s*)?"([A-Z][A-Z0-9_]{2,})"'
+)
+
+
+def env_vars_read(package_dir: Path) -> set[str]:
+    names: set[str] = set()
+    for rs in sorted((package_dir / "src").rglob("*.rs")):
+        code = rs.read_text(encoding="utf-8").split("#[cfg(test)]", 1)[0]  # tests set variables, not read them
+        names |= set(_ENV_READ.findall(code))
+    # AWS_* are the runtime's own (region, credentials, log format), never set by the template.
+    return {n for n in names if not n.startswith("AWS_")}
+
+
+def test_every_function_is_given_exactly_the_environment_it_reads(functions) -> None:
+    packages = iac_tools.function_packages()
+    checked = 0
+    for lid, fn in functions.items():
+        name = iac_tools.binary_of(fn)
+        if name not in packages:
+            continue  # reported by the workspace cross-check above
+        read = env_vars_read(Path(packages[name]["manifest_path"]).parent)
+        given = set(((fn["Properties"].get("Environment") or {}).get("Variables")) or {})
+        assert given == read, (
+            f"{name}: template.yaml sets {sorted(given - read)} that the function never reads, "
+            f"and the function reads {sorted(read - given)} that template.yaml never sets"
+        )
+        checked += 1
+    assert checked, "no function package to check"
+
+
+def test_env_var_extraction_sees_the_helpers_and_std_env(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "lib.rs").write_text(
+        'let a = required(src, "STATE_MACHINE_ARN")?;\nlet b = parsed_or::<Mode>(src, "MODE", d)?;\n'
+        'let c = std::env::var("PLAN_BUCKET");\nlet d = optional(&env, "TOPIC_ARN");\n'
+        'let r = std::env::var("AWS_REGION");\n#[cfg(test)]\nmod t { fn f() { required(s, "ONLY_IN_TESTS"); } }\n'
+    )
+    assert env_vars_read(tmp_path) == {"STATE_MACHINE_ARN", "MODE", "PLAN_BUCKET", "TOPIC_ARN"}

@@ -2,6 +2,7 @@
 //! This file only parses the command line and maps errors to exit codes.
 
 mod error;
+mod fix;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -14,7 +15,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// The fix (add brokers, then move partitions) as AWS CLI, Terraform, Pulumi, CloudFormation or Kafka CLI.
+    Fix(fix::Args),
+}
 
 fn main() {
     let cli = match Cli::try_parse() {
@@ -33,5 +37,7 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    match cli.command {}
+    match cli.command {
+        Command::Fix(args) => fix::run(args),
+    }
 }

@@ -4,6 +4,8 @@
 pub mod alarm;
 pub mod capacity;
 pub mod cluster;
+pub mod fixes;
 pub mod flight;
+pub mod kafka_cli;
 pub mod remediation;
 pub mod time;

@@ -1,0 +1,431 @@
+//! Parsers for what the Kafka CLI prints in the workflow's scripts: the sections of a script's output,
+//! `kafka-reassign-partitions.sh --verify`, `--list` and `--cancel`, the broker lines of
+//! `kafka-broker-api-versions.sh`, and the cleanup's throttle markers.
+//!
+//! `--verify` wording differs between Kafka lines, all recognised here (see
+//! tests/fixtures/kafka/README.md for where each comes from):
+//! - 4.x (Java `org.apache.kafka.tools.reassign.ReassignPartitionsCommand`):
+//!   `Reassignment of partition t-0 is completed.`
+//! - 3.x (Scala `kafka.admin.ReassignPartitionsCommand`): `Reassignment of partition t-0 is complete.`
+//! - both: `... is still in progress.`, `There is no active reassignment of partition t-0, but replica
+//!   set is 1,2 rather than 3,4.`, `Clearing broker-level throttles on brokers 1,2,3`
+//! - ZooKeeper-era tools (≤ 2.4, still seen on old clients): `... completed successfully`, `... failed`.
+
+use super::scripts::{END_MARKER, SECTION_MARKER, THROTTLE_FAILED_MARKER, THROTTLE_REMOVED_MARKER, UNAVAILABLE_MARKER};
+use super::values::{BrokerId, TopicName};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// Output the parsers could not make sense of.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OutputError {
+    #[error("not kafka-reassign-partitions --verify output (no status line and no partition line)")]
+    NotVerifyOutput,
+    #[error("unexpected line in kafka-reassign-partitions --list output: {0:?}")]
+    ListLine(String),
+    #[error("unparseable partition {0:?} in Kafka CLI output")]
+    Partition(String),
+}
+
+/// A topic partition as the Kafka tools print it: `<topic>-<partition>` (the topic may hold `-`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TopicPartition {
+    pub topic: TopicName,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    pub fn parse(s: &str) -> Result<Self, OutputError> {
+        let err = || OutputError::Partition(s.chars().take(80).collect());
+        let (topic, partition) = s.rsplit_once('-').ok_or_else(err)?;
+        if partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        Ok(Self {
+            topic: TopicName::parse(topic).map_err(|_| err())?,
+            partition: partition.parse().map_err(|_| err())?,
+        })
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// The output of one script, split at its section markers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sections {
+    sections: Vec<(String, String)>,
+    /// The script printed its end marker: nothing was cut off and no step died.
+    pub complete: bool,
+}
+
+impl Sections {
+    /// Text of a section (lines after its marker up to the next marker), if the script reached it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.sections.iter().find(|(n, _)| n == name).map(|(_, t)| t.as_str())
+    }
+}
+
+/// Splits a script's stdout at `#autoheal:section:` lines. Text before the first marker is dropped
+/// (nothing of ours prints there).
+pub fn split_sections(stdout: &str) -> Sections {
+    let mut out = Sections::default();
+    for line in stdout.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(name) = line.strip_prefix(SECTION_MARKER) {
+            out.sections.push((name.trim().to_owned(), String::new()));
+        } else if line == END_MARKER {
+            out.complete = true;
+        } else if let Some((_, text)) = out.sections.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    out
+}
+
+/// Where one partition's reassignment stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PartitionState {
+    Complete,
+    InProgress,
+    /// No reassignment is running for it but its replicas are not the target (cancelled, or moved
+    /// by someone else), or an old tool said "failed".
+    Failed {
+        current: Vec<u32>,
+        target: Vec<u32>,
+    },
+}
+
+/// One partition line of `--verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionStatus {
+    #[serde(flatten)]
+    pub partition: TopicPartition,
+    #[serde(flatten)]
+    pub state: PartitionState,
+}
+
+/// The whole reassignment, summarised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyOutcome {
+    /// Every partition is complete.
+    Complete,
+    /// None failed, some still moving.
+    InProgress,
+    /// At least one partition failed.
+    Failed,
+}
+
+/// What `kafka-reassign-partitions.sh --verify` said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub partitions: Vec<PartitionStatus>,
+    /// Kafka cleared the broker- and topic-level throttles (it does once no reassignment is left in
+    /// the whole cluster, and only then).
+    pub throttles_removed: bool,
+    /// `Error: ...` lines (the tool failed part-way).
+    pub errors: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn outcome(&self) -> VerifyOutcome {
+        if self.partitions.iter().any(|p| matches!(p.state, PartitionState::Failed { .. })) {
+            VerifyOutcome::Failed
+        } else if self.partitions.iter().all(|p| p.state == PartitionState::Complete) {
+            VerifyOutcome::Complete
+        } else {
+            VerifyOutcome::InProgress
+        }
+    }
+
+    pub fn count(&self, state: fn(&PartitionState) -> bool) -> usize {
+        self.partitions.iter().filter(|p| state(&p.state)).count()
+    }
+}
+
+/// Parses `--verify` output (Kafka 2.x, 3.x and 4.x wordings).
+pub fn parse_verify(text: &str) -> Result<VerifyReport, OutputError> {
+    let mut report = VerifyReport { partitions: Vec::new(), throttles_removed: false, errors: Vec::new() };
+    let (mut header, mut broker_cleared, mut topic_cleared) = (false, false, false);
+    for line in text.lines().map(str::trim) {
+        if line == "Status of partition reassignment:" {
+            header = true;
+        } else if let Some(rest) = line.strip_prefix("Reassignment of partition ") {
+            let (tp, state) = if let Some(tp) = rest
+                .strip_suffix(" is completed.")
+                .or_else(|| rest.strip_suffix(" is complete."))
+                .or_else(|| rest.strip_suffix(" completed successfully"))
+            {
+                (tp, PartitionState::Complete)
+            } else if let Some(tp) =
+                rest.strip_suffix(" is still in progress.").or_else(|| rest.strip_suffix(" is still in progress"))
+            {
+                (tp, PartitionState::InProgress)
+            } else if let Some(tp) = rest.strip_suffix(" failed").or_else(|| rest.strip_suffix(" failed.")) {
+                (tp, PartitionState::Failed { current: Vec::new(), target: Vec::new() })
+            } else {
+                return Err(OutputError::Partition(rest.chars().take(80).collect()));
+            };
+            report.partitions.push(PartitionStatus { partition: TopicPartition::parse(tp)?, state });
+        } else if let Some(rest) = line.strip_prefix("There is no active reassignment of partition ") {
+            let (tp, sets) = rest
+                .split_once(", but replica set is ")
+                .ok_or_else(|| OutputError::Partition(rest.chars().take(80).collect()))?;
+            let sets = sets.strip_suffix('.').unwrap_or(sets);
+            let (current, target) = sets
+                .split_once(" rather than ")
+                .ok_or_else(|| OutputError::Partition(rest.chars().take(80).collect()))?;
+            report.partitions.push(PartitionStatus {
+                partition: TopicPartition::parse(tp)?,
+                state: PartitionState::Failed { current: id_list(current)?, target: id_list(target)? },
+            });
+        } else if line.starts_with("Clearing broker-level throttles on broker") {
+            broker_cleared = true;
+        } else if line.starts_with("Clearing topic-level throttles on topic") {
+            topic_cleared = true;
+        } else if let Some(msg) = line.strip_prefix("Error: ") {
+            report.errors.push(msg.chars().take(300).collect());
+        }
+        // Anything else (log-dir move lines, stack traces after an Error:, blank lines) is not ours
+        // to judge: the partition lines decide.
+    }
+    if !header && report.partitions.is_empty() {
+        return Err(OutputError::NotVerifyOutput);
+    }
+    report.throttles_removed = broker_cleared && topic_cleared;
+    Ok(report)
+}
+
+fn id_list(s: &str) -> Result<Vec<u32>, OutputError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|id| id.trim().parse::<u32>().map_err(|_| OutputError::Partition(s.chars().take(80).collect())))
+        .collect()
+}
+
+/// Partitions with a reassignment in progress, from `--list`.
+pub fn parse_list(text: &str) -> Result<Vec<TopicPartition>, OutputError> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line == "No partition reassignments found." || line == "Current partition reassignments:" {
+            continue;
+        }
+        let (tp, _) =
+            line.split_once(": replicas: ").ok_or_else(|| OutputError::ListLine(line.chars().take(80).collect()))?;
+        out.push(TopicPartition::parse(tp)?);
+    }
+    Ok(out)
+}
+
+/// Partitions `--cancel` cancelled ("Successfully cancelled partition reassignment(s) for: t-0,t-1").
+pub fn parse_cancel(text: &str) -> Result<Vec<TopicPartition>, OutputError> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let rest = line
+            .strip_prefix("Successfully cancelled partition reassignments for: ")
+            .or_else(|| line.strip_prefix("Successfully cancelled partition reassignment for: "));
+        if let Some(rest) = rest {
+            for tp in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                out.push(TopicPartition::parse(tp)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A broker and its rack (`broker.rack`; the AZ id on MSK), from `kafka-broker-api-versions.sh`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerRack {
+    pub broker: BrokerId,
+    pub rack: Option<String>,
+}
+
+/// Brokers of the capture's `brokers` section: lines like `host:9092 (id: 1 rack: use1-az1) -> (` or,
+/// from 4.x, `host:9092 (id: 1 rack: null isFenced: false) -> (`. `None` when the tool was
+/// unavailable.
+pub fn parse_brokers(text: &str) -> Option<Vec<BrokerRack>> {
+    if text.lines().any(|l| l.trim() == UNAVAILABLE_MARKER) {
+        return None;
+    }
+    let mut out: Vec<BrokerRack> = Vec::new();
+    for line in text.lines() {
+        let Some((_, rest)) = line.split_once(" (id: ") else { continue };
+        let mut words = rest.split_whitespace();
+        let Some(Ok(broker)) = words.next().map(BrokerId::parse) else { continue };
+        let rack = match (words.next(), words.next()) {
+            (Some("rack:"), Some(r)) => {
+                let r = r.trim_end_matches(')');
+                (r != "null" && !r.is_empty()).then(|| r.to_owned())
+            }
+            _ => None,
+        };
+        if !out.iter().any(|b| b.broker == broker) {
+            out.push(BrokerRack { broker, rack });
+        }
+    }
+    out.sort_by_key(|b| b.broker);
+    Some(out)
+}
+
+/// A broker or topic whose throttle configs cleanup touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottledEntity {
+    /// `broker` or `topic`.
+    pub kind: String,
+    pub name: String,
+    pub configs: Vec<String>,
+}
+
+/// The cleanup script's throttle report.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ThrottleCleanup {
+    pub removed: Vec<ThrottledEntity>,
+    pub failed: Vec<ThrottledEntity>,
+}
+
+pub fn parse_throttle_cleanup(text: &str) -> ThrottleCleanup {
+    let entity = |rest: &str| {
+        let mut w = rest.split_whitespace();
+        match (w.next(), w.next(), w.next()) {
+            (Some(kind), Some(name), Some(cfgs)) => Some(ThrottledEntity {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                configs: cfgs.split(',').map(str::to_owned).collect(),
+            }),
+            _ => None,
+        }
+    };
+    let mut out = ThrottleCleanup::default();
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix(THROTTLE_REMOVED_MARKER) {
+            out.removed.extend(entity(rest));
+        } else if let Some(rest) = line.strip_prefix(THROTTLE_FAILED_MARKER) {
+            out.failed.extend(entity(rest));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn tp(s: &str) -> TopicPartition {
+        TopicPartition::parse(s).unwrap()
+    }
+
+    #[test]
+    fn topic_partitions_split_at_the_last_dash() {
+        assert_eq!(
+            tp("stress-test-11"),
+            TopicPartition { topic: TopicName::parse("stress-test").unwrap(), partition: 11 }
+        );
+        assert_eq!(tp("__consumer_offsets-0").to_string(), "__consumer_offsets-0");
+        for bad in ["", "t", "t-", "-1", "t-x", "a b-1"] {
+            assert!(TopicPartition::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn sections_and_end_marker() {
+        let s = split_sections("noise\n#autoheal:section:a\nA1\nA2\n#autoheal:section:b\n#autoheal:end\n");
+        assert_eq!(s.get("a"), Some("A1\nA2\n"));
+        assert_eq!(s.get("b"), Some(""));
+        assert_eq!(s.get("c"), None);
+        assert!(s.complete);
+        assert!(!split_sections("#autoheal:section:a\nA1\n").complete);
+    }
+
+    #[test]
+    fn verify_without_status_or_partitions_is_refused() {
+        assert_eq!(parse_verify("Error: boom\n"), Err(OutputError::NotVerifyOutput));
+        assert_eq!(parse_verify(""), Err(OutputError::NotVerifyOutput));
+    }
+
+    #[test]
+    fn verify_states_and_outcome() {
+        let r = parse_verify(
+            "Status of partition reassignment:\n\
+             Reassignment of partition t-0 is completed.\n\
+             Reassignment of partition t-1 is complete.\n\
+             Reassignment of partition t-2 is still in progress.\n\
+             There is no active reassignment of partition t-3, but replica set is 1,2 rather than 3,4.\n\
+             There is no active reassignment of partition gone-0, but replica set is  rather than 1,2.\n",
+        )
+        .unwrap();
+        assert_eq!(r.partitions.len(), 5);
+        assert_eq!(r.partitions[2].state, PartitionState::InProgress);
+        assert_eq!(r.partitions[3].state, PartitionState::Failed { current: vec![1, 2], target: vec![3, 4] });
+        assert_eq!(r.partitions[4].state, PartitionState::Failed { current: vec![], target: vec![1, 2] });
+        assert_eq!(r.outcome(), VerifyOutcome::Failed);
+        assert_eq!(r.count(|s| *s == PartitionState::Complete), 2);
+        assert!(!r.throttles_removed);
+    }
+
+    #[test]
+    fn legacy_zookeeper_wording() {
+        let r = parse_verify(
+            "Status of partition reassignment:\nReassignment of partition t-0 completed successfully\n\
+             Reassignment of partition t-1 failed\n",
+        )
+        .unwrap();
+        assert_eq!(r.outcome(), VerifyOutcome::Failed);
+    }
+
+    #[test]
+    fn list_and_cancel() {
+        assert_eq!(parse_list("No partition reassignments found.\n").unwrap(), vec![]);
+        assert_eq!(
+            parse_list(
+                "Current partition reassignments:\nt-0: replicas: 1,2,3. adding: 3. removing: 1.\nu-1: replicas: 2,1.\n"
+            )
+            .unwrap(),
+            vec![tp("t-0"), tp("u-1")]
+        );
+        assert!(parse_list("Error: boom").is_err());
+        assert_eq!(
+            parse_cancel("Successfully cancelled partition reassignments for: t-0,t-1\nNone of the specified partition moves are active.").unwrap(),
+            vec![tp("t-0"), tp("t-1")]
+        );
+        assert_eq!(parse_cancel("None of the specified partition reassignments are active.\n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn brokers_with_and_without_racks() {
+        let text = "b-2.demo:9092 (id: 2 rack: use1-az2) -> (\n\
+                    localhost:9094 (id: 1 rack: null isFenced: false) -> (\n\
+                    \tProduce(0): 3 to 11 [usable: 11],\n\
+                    b-3.demo:9092 (id: 3 rack: use1-az1 isFenced: false) -> (\n";
+        assert_eq!(
+            parse_brokers(text).unwrap(),
+            vec![
+                BrokerRack { broker: BrokerId::new(1).unwrap(), rack: None },
+                BrokerRack { broker: BrokerId::new(2).unwrap(), rack: Some("use1-az2".into()) },
+                BrokerRack { broker: BrokerId::new(3).unwrap(), rack: Some("use1-az1".into()) },
+            ]
+        );
+        assert_eq!(parse_brokers("#autoheal:unavailable\n"), None);
+    }
+
+    #[test]
+    fn throttle_markers() {
+        let c = parse_throttle_cleanup(
+            "#autoheal:throttle-removed broker 1 leader.replication.throttled.rate,follower.replication.throttled.rate\n\
+             #autoheal:throttle-remove-failed topic t leader.replication.throttled.replicas\n",
+        );
+        assert_eq!(c.removed.len(), 1);
+        assert_eq!(c.removed[0].configs.len(), 2);
+        assert_eq!(c.failed[0].name, "t");
+    }
+}

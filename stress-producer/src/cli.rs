@@ -193,11 +193,9 @@ impl std::fmt::Debug for SecurityConfig {
                 .field("password", &"<redacted>")
                 .field("ca_file", ca_file)
                 .finish(),
-            Self::Iam { region, ca_file } => f
-                .debug_struct("Iam")
-                .field("region", region)
-                .field("ca_file", ca_file)
-                .finish(),
+            Self::Iam { region, ca_file } => {
+                f.debug_struct("Iam").field("region", region).field("ca_file", ca_file).finish()
+            }
         }
     }
 }
@@ -267,10 +265,7 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
             return Err(format!("--partitions must be 1..=10000, got {}", args.partitions));
         }
         if !(1..=16).contains(&args.replication_factor) {
-            return Err(format!(
-                "--replication-factor must be 1..=16, got {}",
-                args.replication_factor
-            ));
+            return Err(format!("--replication-factor must be 1..=16, got {}", args.replication_factor));
         }
         Some(TopicSpec { partitions: args.partitions, replication_factor: args.replication_factor })
     } else {
@@ -317,9 +312,7 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
     let mut producer_props = Vec::new();
     for p in &args.producer_prop {
         match p.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                producer_props.push((k.trim().to_owned(), v.to_owned()))
-            }
+            Some((k, v)) if !k.trim().is_empty() => producer_props.push((k.trim().to_owned(), v.to_owned())),
             _ => return Err(format!("--producer-prop expects key=value, got '{p}'")),
         }
     }
@@ -351,9 +344,8 @@ fn validate_bootstrap(s: &str) -> Result<String, String> {
     }
     for server in s.split(',') {
         let server = server.trim();
-        let (host, port) = server
-            .rsplit_once(':')
-            .ok_or_else(|| format!("--bootstrap: '{server}' is not host:port"))?;
+        let (host, port) =
+            server.rsplit_once(':').ok_or_else(|| format!("--bootstrap: '{server}' is not host:port"))?;
         let host_ok = !host.is_empty()
             && host.len() <= 253
             && host.chars().all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c));
@@ -372,17 +364,14 @@ fn validate_bootstrap(s: &str) -> Result<String, String> {
 pub fn validate_topic(t: &str) -> Result<(), String> {
     let legal = t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if t.is_empty() || t.len() > 249 || !legal || t == "." || t == ".." {
-        return Err(format!(
-            "--topic '{t}' is not a legal Kafka topic name (1-249 of letters, digits, '.', '_', '-')"
-        ));
+        return Err(format!("--topic '{t}' is not a legal Kafka topic name (1-249 of letters, digits, '.', '_', '-')"));
     }
     Ok(())
 }
 
 fn validate_region(r: &str) -> Result<(), String> {
-    let ok = !r.is_empty()
-        && r.len() <= 32
-        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let ok =
+        !r.is_empty() && r.len() <= 32 && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok { Ok(()) } else { Err(format!("--region '{r}' is not an AWS region name")) }
 }
 
@@ -431,8 +420,7 @@ mod tests {
 
     #[test]
     fn go_style_single_dash_flags_work() {
-        let c = parse("-bootstrap b-1:9092,b-2:9092 -topic t1 -duration 300 -workers=8 -msg-size 100 -json")
-            .unwrap();
+        let c = parse("-bootstrap b-1:9092,b-2:9092 -topic t1 -duration 300 -workers=8 -msg-size 100 -json").unwrap();
         assert_eq!(c.bootstrap, "b-1:9092,b-2:9092");
         assert_eq!(c.topic, "t1");
         assert_eq!(c.duration, Some(Duration::from_secs(300)));

@@ -10,12 +10,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::OAuthToken;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::ClientContext;
 
 use crate::cli::{Acks, Config, SecurityConfig, TopicSpec};
 use crate::iam::IamTokenSource;
@@ -190,10 +190,7 @@ impl ProducerContext for ProducerCtx {
         {
             let mut stats = lock(&self.stats);
             match result {
-                Ok(m) => stats.record_ok(
-                    now_us.saturating_sub(sent_us as u64),
-                    m.payload_len() as u64,
-                ),
+                Ok(m) => stats.record_ok(now_us.saturating_sub(sent_us as u64), m.payload_len() as u64),
                 Err((e, _)) => stats.record_error(&error_kind(e)),
             }
         }
@@ -291,9 +288,8 @@ pub fn run(cfg: &Config, buffer_bytes: usize, signals: &AtomicUsize) -> Result<O
         stats: Mutex::new(Stats::new()),
         window: Window::new(window),
     };
-    let producer: BaseProducer<ProducerCtx> = client_config(cfg, window)
-        .create_with_context(ctx)
-        .map_err(|e| RunError::Config(e.to_string()))?;
+    let producer: BaseProducer<ProducerCtx> =
+        client_config(cfg, window).create_with_context(ctx).map_err(|e| RunError::Config(e.to_string()))?;
     let producer = Arc::new(producer);
 
     // The poller serves delivery reports, errors and OAUTHBEARER refreshes for the whole run,
@@ -357,18 +353,12 @@ fn create_topic(cfg: &Config, spec: TopicSpec) -> Result<(), RunError> {
             conf.set(k, v);
         }
     }
-    let admin: AdminClient<AuthContext> =
-        conf.create_with_context(ctx).map_err(|e| RunError::Config(e.to_string()))?;
+    let admin: AdminClient<AuthContext> = conf.create_with_context(ctx).map_err(|e| RunError::Config(e.to_string()))?;
     let topic = NewTopic::new(&cfg.topic, spec.partitions, TopicReplication::Fixed(spec.replication_factor));
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| fail(e.to_string()))?;
     let results = rt
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(40), admin.create_topics([&topic], &opts)).await
-        })
+        .block_on(async { tokio::time::timeout(Duration::from_secs(40), admin.create_topics([&topic], &opts)).await })
         .map_err(|_| fail("timed out after 40 s".into()))?
         .map_err(|e| fail(e.to_string()))?;
     for r in results {
@@ -669,9 +659,6 @@ mod tests {
 
     #[test]
     fn error_kinds_are_code_names() {
-        assert_eq!(
-            error_kind(&KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)),
-            "MessageTimedOut"
-        );
+        assert_eq!(error_kind(&KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)), "MessageTimedOut");
     }
 }

@@ -65,9 +65,7 @@ impl IamTokenSource {
     pub fn token(&self) -> Result<(String, i64), IamError> {
         let creds = self
             .runtime
-            .block_on(async {
-                tokio::time::timeout(CREDENTIALS_TIMEOUT, self.credentials.provide_credentials()).await
-            })
+            .block_on(async { tokio::time::timeout(CREDENTIALS_TIMEOUT, self.credentials.provide_credentials()).await })
             .map_err(|_| IamError::Credentials("timed out".into()))?
             .map_err(|e| IamError::Credentials(e.to_string()))?;
         sign_token(&self.region, creds, SystemTime::now())

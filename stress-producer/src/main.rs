@@ -60,9 +60,12 @@ fn fail(code: u8, msg: &str) -> ExitCode {
 
 /// clap's message without its usage block: `unexpected argument '--x' found (see --help)`.
 fn clap_one_line(e: &clap::Error) -> String {
+    // clap's first paragraph (up to the blank line before tips and usage), e.g. a missing
+    // argument's name sits on the line after "not provided:".
     let text = e.to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    format!("{} (see --help)", first.trim_start_matches("error: "))
+    let para: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let msg = if para.is_empty() { "invalid arguments".to_owned() } else { para.join(" ") };
+    format!("{} (see --help)", msg.trim_start_matches("error: "))
 }
 
 /// Counts SIGINT/SIGTERM on a small thread: the first stops the load (summary still printed),

@@ -100,7 +100,13 @@ fn round3(x: f64) -> f64 {
 }
 
 /// The one-line live indicator redrawn in place on a terminal.
-pub fn progress_line(total: &Window, failed: u64, in_flight: u64, elapsed: Duration, limit: Option<Duration>) -> String {
+pub fn progress_line(
+    total: &Window,
+    failed: u64,
+    in_flight: u64,
+    elapsed: Duration,
+    limit: Option<Duration>,
+) -> String {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let time = match limit {
         Some(l) => format!("{:>4}s/{}s", elapsed.as_secs(), l.as_secs()),

@@ -1,1 +1,11 @@
-//! Ports and SDK adapters.
+//! The AWS side of msk-autoheal: narrow ports the use cases depend on, their SDK adapters, one
+//! classified error type, and the SDK configuration every binary loads once.
+
+pub mod error;
+pub mod kafka;
+pub mod ports;
+pub mod sdk;
+pub mod sfn;
+pub mod sns;
+
+pub use error::{AwsError, ErrorKind};

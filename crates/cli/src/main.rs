@@ -1,8 +1,10 @@
 //! `autoheal`: the operators' CLI. Every Lambda decision as a dry run, plans, fixes, monitoring.
 //! This file only parses the command line and maps errors to exit codes.
 
+mod detect;
 mod error;
 mod fix;
+mod incident;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -16,6 +18,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The detector's classification of an alarm event, offline (no AWS calls).
+    Incident(incident::Args),
+    /// The detector Lambda's whole decision against AWS; a dry run unless --execute.
+    Detect(detect::Args),
     /// The fix (add brokers, then move partitions) as AWS CLI, Terraform, Pulumi, CloudFormation or Kafka CLI.
     Fix(fix::Args),
 }
@@ -38,6 +44,17 @@ fn main() {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
+        Command::Incident(args) => incident::run(args),
+        Command::Detect(args) => block_on(detect::run(args)),
         Command::Fix(args) => fix::run(args),
     }
+}
+
+/// Runs an async subcommand (those that call AWS) to completion.
+fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Result<(), CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?
+        .block_on(f)
 }

@@ -46,7 +46,7 @@ pub fn target_brokers(current: u32, az_count: u32, policy: CapacityPolicy) -> Re
     if policy.step_per_az == 0 {
         return Err(CapacityRefusal::BadStep { step: policy.step_per_az });
     }
-    if current % az_count != 0 {
+    if !current.is_multiple_of(az_count) {
         return Err(CapacityRefusal::Uneven { current, az_count });
     }
     let wanted = current.saturating_add(policy.step_per_az.saturating_mul(az_count));

@@ -76,6 +76,10 @@ class Limit:
         """The command line that runs `argv` where the cluster's 127.0.0.1 is."""
         return list(argv)
 
+    def broker_argv(self, broker_id: int, argv: Sequence[str]) -> list[str]:
+        """The command line that starts broker `broker_id` (`argv`) under this limit."""
+        return self.wrap(argv)
+
     def broker_started(self, broker_id: int, pid: int, replication_port: int) -> None:
         pass
 
@@ -88,38 +92,65 @@ class Limit:
 
 @dataclass
 class NetLimit(Limit):
-    """Private netns for the cluster; per-broker cap on replication-listener egress (HTB on lo)."""
+    """Private netns for the cluster, one HTB class per broker on its loopback capping replication.
+
+    direction="ingress" (default): caps the replication bytes a broker *receives* as a follower
+    (fetch responses from every leader), like an instance's network-in. The connections a broker
+    opens (its replica fetchers run as a distinct gid) are marked by nftables conntrack, and every
+    packet of them is put in that broker's class (skb priority = HTB class id).
+    direction="egress": caps what a broker *sends* from its replication listener (u32 on the
+    source port), like an instance's network-out as a leader.
+    """
 
     rate_bytes_per_s: int
+    direction: str = "ingress"
     burst_bytes: int = 256 * 1024
     netns: str | None = None
     _classes: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    controller_port: int | None = None
+
+    GID_BASE = 47000
 
     def setup(self) -> None:
         ok, why = netns_supported()
         if not ok:
             raise RuntimeError(f"NetLimit unavailable: {why}")
+        if self.direction not in ("ingress", "egress"):
+            raise ValueError(f"NetLimit direction must be ingress or egress, not {self.direction!r}")
+        if self.direction == "ingress" and subprocess.run(["which", "nft"], capture_output=True).returncode != 0:
+            raise RuntimeError("NetLimit(direction='ingress') needs nftables (apt-get install nftables)")
         self.netns = _name("ns")
         _run(["ip", "netns", "add", self.netns])
         try:
-            self._tc("link", "set", "lo", "up", ip=True)
+            self._ns("ip", "link", "set", "lo", "up")
             # Unclassified traffic (clients, controller, probes) goes to 1:1, effectively unlimited.
-            self._tc("qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "1", "r2q", "1000")
-            self._tc("class", "add", "dev", "lo", "parent", "1:", "classid", "1:1", "htb", "rate", "40gbit", "quantum", "200000")
+            self._ns("tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "1", "r2q", "1000")
+            self._ns("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:1", "htb", "rate", "40gbit", "quantum", "200000")
+            if self.direction == "ingress":
+                self._ns("nft", "add", "table", "ip", "mskah")
+                self._ns("nft", "add", "chain", "ip", "mskah", "out",
+                         "{ type filter hook output priority mangle; policy accept; }")
         except Exception:
             self.teardown()
             raise
-        log.info("network namespace %s ready (replication cap %d B/s per broker)", self.netns, self.rate_bytes_per_s)
+        log.info("network namespace %s ready (replication %s cap %d B/s per broker)",
+                 self.netns, self.direction, self.rate_bytes_per_s)
 
-    def _tc(self, *args: str, ip: bool = False) -> None:
+    def _ns(self, *argv: str) -> None:
         assert self.netns is not None
-        tool = "ip" if ip else "tc"
-        _run(["ip", "netns", "exec", self.netns, tool, *args])
+        _run(["ip", "netns", "exec", self.netns, *argv])
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
         assert self.netns is not None, "NetLimit.setup() not called"
         return ["ip", "netns", "exec", self.netns, *argv]
+
+    def broker_argv(self, broker_id: int, argv: Sequence[str]) -> list[str]:
+        if self.direction == "ingress":
+            # A gid of its own lets nftables tell this broker's sockets from everybody else's.
+            gid = str(self.GID_BASE + broker_id)
+            argv = ["setpriv", "--regid", gid, "--clear-groups", "--", *argv]
+        return self.wrap(argv)
 
     def broker_started(self, broker_id: int, pid: int, replication_port: int) -> None:
         with self._lock:
@@ -129,23 +160,33 @@ class NetLimit(Limit):
             self._classes[broker_id] = minor
         rate = f"{self.rate_bytes_per_s * 8}bit"
         burst = str(self.burst_bytes)
+        classid = f"1:{minor:x}"
         # The loopback carries 64 KiB GSO segments: burst and quantum must exceed one of them.
-        self._tc(
-            "class", "add", "dev", "lo", "parent", "1:", "classid", f"1:{minor:x}", "htb",
+        self._ns(
+            "tc", "class", "add", "dev", "lo", "parent", "1:", "classid", classid, "htb",
             "rate", rate, "ceil", rate, "burst", burst, "cburst", burst, "quantum", "70000",
         )
-        self._tc(
-            "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-            "match", "ip", "sport", str(replication_port), "0xffff", "flowid", f"1:{minor:x}",
-        )
+        if self.direction == "egress":
+            self._ns(
+                "tc", "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                "match", "ip", "sport", str(replication_port), "0xffff", "flowid", classid,
+            )
+        else:
+            gid = str(self.GID_BASE + broker_id)
+            # Connections the broker opens, except to the controller, are its fetchers' (to leaders);
+            # mark them at the SYN and shape both directions of them in this broker's class.
+            cond = ["tcp", "dport", "!=", str(self.controller_port)] if self.controller_port else []
+            self._ns("nft", "add", "rule", "ip", "mskah", "out", "ct", "state", "new", "meta", "skgid", gid,
+                     *cond, "ct", "mark", "set", gid)
+            self._ns("nft", "add", "rule", "ip", "mskah", "out", "ct", "mark", gid, "meta", "priority", "set", classid)
 
     def set_rate(self, rate_bytes_per_s: int) -> None:
-        """Change every broker's cap at run time (e.g. to heal without adding brokers, in tests)."""
+        """Change every broker's cap at run time."""
         self.rate_bytes_per_s = rate_bytes_per_s
         rate = f"{rate_bytes_per_s * 8}bit"
         for minor in list(self._classes.values()):
-            self._tc(
-                "class", "change", "dev", "lo", "parent", "1:", "classid", f"1:{minor:x}", "htb",
+            self._ns(
+                "tc", "class", "change", "dev", "lo", "parent", "1:", "classid", f"1:{minor:x}", "htb",
                 "rate", rate, "ceil", rate, "burst", str(self.burst_bytes), "cburst", str(self.burst_bytes),
                 "quantum", "70000",
             )
@@ -171,6 +212,7 @@ class NetLimit(Limit):
     def describe(self) -> dict:
         return {
             "kind": "net",
+            "direction": self.direction,
             "netns": self.netns,
             "replication_bytes_per_s_per_broker": self.rate_bytes_per_s,
         }

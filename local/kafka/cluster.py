@@ -130,6 +130,8 @@ class KafkaCluster:
         deadline = time.monotonic() + timeout
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if hasattr(self.limit, "controller_port"):
+                self.limit.controller_port = self.controller.port  # type: ignore[attr-defined]
             self.limit.setup()
             self._start_controller()
             self._wait_ready(self.controller, deadline)
@@ -288,7 +290,8 @@ class KafkaCluster:
             "KAFKA_LOG4J_OPTS": f"-Dlog4j2.configurationFile={KAFKA_DIR / 'config' / 'log4j2.properties'} "
             f"-Dkafka.logs.dir={d / 'logs'}",
         }
-        argv = self.limit.wrap([str(BIN_DIR / "kafka-server-start.sh"), str(props_path)])
+        start = [str(BIN_DIR / "kafka-server-start.sh"), str(props_path)]
+        argv = self.limit.broker_argv(node.node_id, start) if node.role == "broker" else self.limit.wrap(start)
         proc = self.supervisor.spawn(node.name, argv, log_path=d / "stdout.log", env=env, stop_timeout=8)
         with self._lock:
             self._procs[node.node_id] = proc

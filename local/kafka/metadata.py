@@ -29,10 +29,18 @@ class PartitionInfo:
     replicas: tuple[int, ...]
     isr: tuple[int, ...]
     end_offset: int | None
+    adding: tuple[int, ...] = ()  # replicas being added by an ongoing reassignment
+    removing: tuple[int, ...] = ()
 
     @property
     def under_replicated(self) -> bool:
-        return self.leader >= 0 and len(self.isr) < len(self.replicas)
+        # As kafka.cluster.Partition#isUnderReplicated: replicas being added by a reassignment do
+        # not count until they have joined.
+        return self.leader >= 0 and len(self.isr) < len(self.replicas) - len(self.adding)
+
+    @property
+    def reassigning(self) -> bool:
+        return bool(self.adding or self.removing)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class Snapshot:
                     replicas=tuple(p["replicas"]),
                     isr=tuple(p["isr"]),
                     end_offset=p.get("end_offset"),
+                    adding=tuple(p.get("adding", ())),
+                    removing=tuple(p.get("removing", ())),
                 )
                 for p in obj.get("partitions", [])
             ),
@@ -93,6 +103,10 @@ class Snapshot:
     @property
     def urp_total(self) -> int:
         return sum(1 for p in self.partitions if p.under_replicated)
+
+    @property
+    def reassigning(self) -> list[PartitionInfo]:
+        return [p for p in self.partitions if p.reassigning]
 
     @property
     def offline_partitions(self) -> int:

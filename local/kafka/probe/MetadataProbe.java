@@ -1,7 +1,8 @@
 // Long-running metadata probe for the local cluster: one JVM for the whole session instead of a
 // kafka-topics.sh JVM per sample. Every interval it prints one JSON line on stdout with the live
 // brokers (id, host, port, rack), the controller, every partition's leader/replicas/ISR (internal
-// topics included) and the latest offset of every partition, all read with the Kafka Admin API,
+// topics included), ongoing reassignments (adding/removing replicas) and the latest offset of
+// every partition, all read with the Kafka Admin API,
 // i.e. from the brokers' own metadata. It exits when stdin closes, so it never outlives its parent.
 //
 // Usage: java -cp 'libs/*:classes' MetadataProbe BOOTSTRAP INTERVAL_MS
@@ -20,6 +21,7 @@ import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.ListTopicsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.PartitionReassignment;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
@@ -87,6 +89,9 @@ public final class MetadataProbe {
     Map<String, TopicDescription> topics = new TreeMap<>(
         admin.describeTopics(names).allTopicNames().get(6, TimeUnit.SECONDS));
 
+    Map<TopicPartition, PartitionReassignment> moving = admin.listPartitionReassignments()
+        .reassignments().get(6, TimeUnit.SECONDS);
+
     Map<TopicPartition, OffsetSpec> wanted = new HashMap<>();
     for (TopicDescription t : topics.values()) {
       for (TopicPartitionInfo p : t.partitions()) {
@@ -128,13 +133,19 @@ public final class MetadataProbe {
         first = false;
         TopicPartition tp = new TopicPartition(t.name(), p.partition());
         ListOffsetsResult.ListOffsetsResultInfo off = offsets.get(tp);
+        PartitionReassignment move = moving.get(tp);
         sb.append("{\"topic\":").append(str(t.name()))
             .append(",\"partition\":").append(p.partition())
             .append(",\"internal\":").append(t.isInternal())
             .append(",\"leader\":").append(p.leader() == null ? -1 : p.leader().id())
             .append(",\"replicas\":").append(ids(p.replicas()))
             .append(",\"isr\":").append(ids(p.isr()))
-            .append(",\"end_offset\":").append(off == null ? "null" : Long.toString(off.offset()))
+            .append(",\"end_offset\":").append(off == null ? "null" : Long.toString(off.offset()));
+        if (move != null) {
+          sb.append(",\"adding\":").append(intList(move.addingReplicas()))
+              .append(",\"removing\":").append(intList(move.removingReplicas()));
+        }
+        sb
             .append('}');
       }
     }
@@ -149,6 +160,17 @@ public final class MetadataProbe {
         sb.append(',');
       }
       sb.append(nodes.get(i).id());
+    }
+    return sb.append(']').toString();
+  }
+
+  private static String intList(List<Integer> ids) {
+    StringBuilder sb = new StringBuilder("[");
+    for (int i = 0; i < ids.size(); i++) {
+      if (i > 0) {
+        sb.append(',');
+      }
+      sb.append(ids.get(i));
     }
     return sb.append(']').toString();
   }

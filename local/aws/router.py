@@ -1,0 +1,177 @@
+"""WSGI front of the emulator: Lambda invokes go to the real functions, everything else to moto.
+
+moto's Step Functions engine calls every service at http://localhost:$MOTO_PORT, which is this
+server, so its `lambda:invoke` tasks arrive here as `POST /2015-03-31/functions/<name|arn>/invocations`.
+They are forwarded to `cargo lambda watch` (which serves functions by bare binary name) and its answer
+is translated to real Lambda semantics: a handler error is HTTP 200 with `X-Amz-Function-Error:
+Unhandled` (cargo lambda answers 500), an unknown function is 404 ResourceNotFoundException, and
+`X-Amz-Invocation-Type: Event` is answered 202 at once. Running in the same process as moto keeps
+one port and no proxy hop for all the other calls.
+
+`/_local/...` is the emulator's own read-mostly control API (status, metadata, events, invocations).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+log = logging.getLogger(__name__)
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<fn>[^/]+)/invocations/?$")
+
+
+def function_name(name_or_arn: str) -> str:
+    """Bare function name from a name, a partial ARN or a full ARN (qualifier dropped)."""
+    s = unquote(name_or_arn)
+    if s.startswith("arn:"):
+        parts = s.split(":")
+        return parts[6] if len(parts) > 6 else s
+    if ":" in s:  # "name:qualifier" or "123456789012:function:name"
+        parts = s.split(":")
+        return parts[2] if len(parts) >= 3 and parts[1] == "function" else parts[0]
+    return s
+
+
+def invoke_url(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/2015-03-31/functions/{name}/invocations"
+
+
+def call_function(base: str, name: str, payload: bytes, timeout: float = 900.0) -> tuple[int, dict[str, str], bytes]:
+    """Invoke `name` on a Lambda runtime emulator; returns (status, headers, body) in real Lambda form."""
+    req = urllib.request.Request(
+        invoke_url(base, name), data=payload, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return 200, {"X-Amz-Executed-Version": "$LATEST"}, r.read()
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        if e.code == 404:
+            msg = json.dumps({"Type": "User", "Message": f"Function not found: {name}"}).encode()
+            return 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, msg
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            doc = {}
+        if isinstance(doc, dict) and ("errorType" in doc or "errorMessage" in doc):
+            return 200, {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"}, body
+        err = {"errorType": "Runtime.Unknown", "errorMessage": body.decode("utf-8", "replace")[:1000] or f"HTTP {e.code}"}
+        return 200, {"X-Amz-Function-Error": "Unhandled"}, json.dumps(err).encode()
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        msg = json.dumps({"Type": "Service", "Message": f"Lambda runtime unreachable: {e}"}).encode()
+        return 502, {"x-amzn-ErrorType": "ServiceException"}, msg
+
+
+class Router:
+    """WSGI middleware in front of moto's app."""
+
+    def __init__(
+        self,
+        moto_app: Callable,
+        *,
+        lambda_url: str | None,
+        routes: dict[str, str] | None = None,
+        control: dict[str, Callable[[dict], Any]] | None = None,
+        journal: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.moto_app = moto_app
+        self.lambda_url = lambda_url
+        self.routes = dict(routes or {})
+        self.control = control or {}
+        self.invocations: deque[dict] = deque(maxlen=500)
+        self._journal = journal
+        self._lock = threading.Lock()
+
+    def target(self, name: str) -> str | None:
+        return self.routes.get(name) or self.lambda_url
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/_local/"):
+            return self._control(path, method, environ, start_response)
+        m = _INVOKE.match(path)
+        if m and method == "POST":
+            name = function_name(m.group("fn"))
+            base = self.target(name)
+            if base is not None:
+                return self._invoke(name, base, environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    def _read_body(self, environ: dict) -> bytes:
+        try:
+            n = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            n = 0
+        return environ["wsgi.input"].read(n) if n > 0 else b""
+
+    def _invoke(self, name: str, base: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        payload = self._read_body(environ) or b"{}"
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if kind == "DryRun":
+            start_response("204 No Content", [])
+            return [b""]
+        if kind == "Event":
+            threading.Thread(target=self._call, args=(name, base, payload), daemon=True).start()
+            start_response("202 Accepted", [("Content-Length", "0")])
+            return [b""]
+        status, headers, body = self._call(name, base, payload)
+        reason = {200: "OK", 404: "Not Found", 502: "Bad Gateway"}.get(status, "Error")
+        hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + list(headers.items())
+        start_response(f"{status} {reason}", hdrs)
+        return [body]
+
+    def _call(self, name: str, base: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
+        t0 = time.time()
+        status, headers, body = call_function(base, name, payload)
+        rec = {
+            "ts": t0,
+            "function": name,
+            "seconds": round(time.time() - t0, 3),
+            "status": status,
+            "function_error": headers.get("X-Amz-Function-Error"),
+        }
+        if rec["function_error"]:
+            try:
+                rec["error_type"] = json.loads(body).get("errorType")
+            except (ValueError, AttributeError):
+                pass
+        with self._lock:
+            self.invocations.append(rec)
+        if self._journal:
+            self._journal(rec)
+        log.info("lambda %s -> %s%s (%.2fs)", name, status, f" {rec.get('error_type')}" if rec["function_error"] else "", rec["seconds"])
+        return status, headers, body
+
+    def _control(self, path: str, method: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        key = f"{method} {path.rstrip('/')}"
+        handler = self.control.get(key)
+        if key == "GET /_local/invocations":
+            with self._lock:
+                result: Any = list(self.invocations)
+            code = "200 OK"
+        elif handler is None:
+            result, code = {"error": f"no such control endpoint: {key}"}, "404 Not Found"
+        else:
+            body = self._read_body(environ)
+            try:
+                args = json.loads(body) if body else {}
+                result, code = handler(args), "200 OK"
+            except (ValueError, KeyError, TypeError) as e:
+                result, code = {"error": str(e)}, "400 Bad Request"
+            except Exception as e:  # noqa: BLE001 - reported to the caller
+                log.exception("control %s failed", key)
+                result, code = {"error": f"{type(e).__name__}: {e}"}, "500 Internal Server Error"
+        data = json.dumps(result, default=str).encode()
+        start_response(code, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]

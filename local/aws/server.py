@@ -1,0 +1,300 @@
+"""The AWS emulator process: moto 5.2.5 plus what the local default needs, in one Python process.
+
+    python -m local.aws.server --config <state>/aws-config.json
+
+It owns the real Kafka cluster (as AWS owns an MSK cluster): starts it, registers it as an MSK
+cluster, runs SSM commands on the "EC2 client" inside the cluster's network, evaluates CloudWatch
+alarms and delivers their events, and routes Lambda invokes (from moto's Step Functions engine too)
+to the real functions. Readiness: it writes <state>/aws.json (endpoint, cluster ARN, bootstrap
+brokers, netns, ...) once everything serves. SIGTERM/SIGINT stop everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from local.aws.config import EmulatorConfig
+from local.kafka.cluster import BIN_DIR, ClusterConfig, KafkaCluster
+from local.limits import CpuLimit, Limit, NetLimit
+from local.procs import Supervisor
+
+log = logging.getLogger("local.aws")
+
+
+def make_limit(kind: str, value: float, direction: str) -> Limit:
+    if kind == "net":
+        return NetLimit(rate_bytes_per_s=int(value), direction=direction)
+    if kind == "cpu-broker":
+        return CpuLimit(quota_pct=value, scope="broker")
+    if kind == "cpu-fetcher":
+        return CpuLimit(quota_pct=value, scope="fetcher")
+    if kind == "none":
+        return Limit()
+    raise ValueError(f"unknown limit kind {kind!r} (net, cpu-broker, cpu-fetcher, none)")
+
+
+class Emulator:
+    def __init__(self, cfg: EmulatorConfig) -> None:
+        self.cfg = cfg
+        self.state = Path(cfg.state_dir)
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.sup = Supervisor(self.state / "run")
+        self.cluster: KafkaCluster | None = None
+        self.msk: Any = None
+        self.bridge: Any = None
+        self.router: Any = None
+        self.server: Any = None
+        self._stopped = threading.Event()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.cfg.port}"
+
+    def start(self) -> None:
+        cfg = self.cfg
+        # moto's Step Functions engine calls http://localhost:$MOTO_PORT: that must be this server.
+        os.environ["MOTO_PORT"] = str(cfg.port)
+        os.environ.setdefault("AWS_DEFAULT_REGION", cfg.region)
+        os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+
+        from moto.cloudwatch.models import cloudwatch_backends
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.s3.models import s3_backends
+        from moto.sns.models import sns_backends
+
+        from local.aws import bridge as bridge_mod
+        from local.aws import msk as msk_mod
+        from local.aws import ssm as ssm_mod
+        from local.aws.router import Router, call_function
+
+        if cfg.start_kafka:
+            k = cfg.kafka
+            limit = make_limit(k.limit.kind, k.limit.value, k.limit.direction)
+            self.cluster = KafkaCluster(
+                self.state / "kafka",
+                ClusterConfig(
+                    brokers=k.brokers,
+                    racks=tuple(k.racks),
+                    broker_heap_mb=k.broker_heap_mb,
+                    replica_lag_time_max_ms=k.replica_lag_time_max_ms,
+                    probe_interval_s=k.probe_interval_s,
+                ),
+                limit=limit,
+                supervisor=self.sup,
+            )
+            self.sup.add_cleanup("kafka", self.cluster.stop)
+            self.cluster.start()
+            self.msk = msk_mod.LocalMsk(
+                self.cluster, name=k.cluster_name, region=cfg.region, account_id=cfg.account_id,
+                update_min_seconds=k.update_min_seconds, max_brokers=k.max_brokers,
+            )
+            msk_mod.register(self.msk)
+        msk_mod.install()
+
+        def s3_put(bucket: str, key: str, data: bytes) -> None:
+            s3_backends[cfg.account_id]["aws"].put_object(bucket, key, data)
+
+        client_env = {
+            "PATH": f"{BIN_DIR}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "KAFKA_BIN_DIR": str(BIN_DIR),
+            "HOME": str(self.state / "ec2-client" / "home"),
+            "TMPDIR": str(self.state / "ec2-client" / "tmp"),
+        }
+        if self.cluster is not None:
+            client_env |= {"KAFKA_LIBS": str(self.cluster.libs), "BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers}
+        client_env |= cfg.client_env
+        for d in ("home", "tmp"):
+            (self.state / "ec2-client" / d).mkdir(parents=True, exist_ok=True)
+        ssm_mod.install(
+            ssm_mod.EC2Client(
+                instance_id=cfg.client_instance_id,
+                work_dir=self.state / "ec2-client" / "ssm",
+                wrap=self.cluster.wrap if self.cluster is not None else list,
+                env=client_env,
+                region=cfg.region,
+                account_id=cfg.account_id,
+                s3_put=s3_put,
+            )
+        )
+
+        journal = self.state / "lambda-invocations.jsonl"
+
+        def journal_write(rec: dict) -> None:
+            with open(journal, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+        control = {
+            "GET /_local/status": lambda _a: self.status(),
+            "GET /_local/metadata": lambda _a: self.metadata(),
+            "GET /_local/events": lambda _a: list(self.bridge.events) if self.bridge else [],
+            "POST /_local/tick": lambda _a: self.bridge.tick() if self.bridge else {},
+            "POST /_local/limit": self.set_limit,
+        }
+        self.router = Router(
+            DomainDispatcherApplication(create_backend_app),
+            lambda_url=cfg.lambda_url,
+            routes=cfg.lambda_routes,
+            control=control,
+            journal=journal_write,
+        )
+
+        if cfg.bridge.enabled and self.msk is not None:
+            b = cfg.bridge
+
+            def invoke(fn: str, payload: bytes) -> tuple[int, dict, bytes]:
+                base = b.lambda_url or self.router.target(fn)
+                if base is None:
+                    return 502, {}, b'{"Message": "no Lambda endpoint configured"}'
+                return call_function(base, fn, payload)
+
+            def sns_publish(topic: str, message: str, subject: str) -> None:
+                sns_backends[cfg.account_id][cfg.region].publish(message, arn=topic, subject=subject)
+
+            assert self.cluster is not None
+            self.bridge = bridge_mod.AlarmBridge(
+                cloudwatch=lambda: cloudwatch_backends[cfg.account_id][cfg.region],
+                metadata=self.cluster.snapshot,
+                cluster_name=self.msk.name,
+                region=cfg.region,
+                account_id=cfg.account_id,
+                tick_s=b.tick_s,
+                event_targets=b.event_targets,
+                event_states=b.event_states,
+                invoke=invoke,
+                sns_publish=sns_publish,
+                journal_path=self.state / "alarm-events.jsonl",
+            )
+            bridge_mod.install(self.bridge)
+
+        from werkzeug.serving import make_server
+
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        self.server = make_server("127.0.0.1", cfg.port, self.router, threaded=True, request_handler=MotoRequestHandler)
+        threading.Thread(target=self.server.serve_forever, name="aws-http", daemon=True).start()
+        self._moto_config()
+        if self.bridge is not None:
+            self.bridge.start()
+        ready = self.describe()
+        (self.state / "aws.json").write_text(json.dumps(ready, indent=2))
+        log.info("AWS emulator ready at %s", self.endpoint)
+
+    def _moto_config(self) -> None:
+        # Real ASL execution (moto's interpreter) instead of canned RUNNING executions.
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}).encode()
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/config", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def describe(self) -> dict:
+        d: dict[str, Any] = {
+            "pid": os.getpid(),
+            "endpoint": self.endpoint,
+            "region": self.cfg.region,
+            "account_id": self.cfg.account_id,
+            "client_instance_id": self.cfg.client_instance_id,
+            "lambda_url": self.cfg.lambda_url,
+        }
+        if self.msk is not None and self.cluster is not None:
+            d |= {
+                "cluster_name": self.msk.name,
+                "cluster_arn": self.msk.arn,
+                "bootstrap_servers": self.cluster.bootstrap_servers,
+                "netns": self.cluster.limit.netns,
+                "kafka": self.cluster.describe(),
+            }
+        return d
+
+    def metadata(self) -> dict:
+        snap = self.cluster.snapshot() if self.cluster else None
+        if snap is None:
+            return {"error": "no metadata yet"}
+        return asdict(snap)
+
+    def status(self) -> dict:
+        d = self.describe()
+        if self.msk is not None:
+            d["msk"] = {"state": self.msk.state, "current_version": self.msk.current_version,
+                        "number_of_broker_nodes": self.msk.number_of_broker_nodes}
+        snap = self.cluster.snapshot() if self.cluster else None
+        if snap is not None and snap.ok:
+            d["urp_by_broker"] = snap.urp_by_broker()
+            d["replicas_by_broker"] = snap.replicas_by_broker()
+            d["reassigning"] = len(snap.reassigning)
+        if self.bridge is not None:
+            d["alarm_events"] = len(self.bridge.events)
+            d["last_published"] = self.bridge.last_published
+        return d
+
+    def set_limit(self, args: dict) -> dict:
+        limit = self.cluster.limit if self.cluster else None
+        if not isinstance(limit, NetLimit):
+            raise ValueError("the cluster has no network limit")
+        rate = int(args["rate_bytes_per_s"])
+        if rate <= 0:
+            raise ValueError("rate_bytes_per_s must be positive")
+        limit.set_rate(rate)
+        return limit.describe()
+
+    def wait(self) -> None:
+        while not self._stopped.wait(1.0):
+            pass
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("AWS emulator stopping")
+        if self.bridge is not None:
+            self.bridge.stop()
+        if self.server is not None:
+            self.server.shutdown()
+        self.sup.close()
+        (self.state / "aws.json").unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m local.aws.server", description="moto + MSK/SSM/CloudWatch extensions")
+    p.add_argument("--config", required=True, type=Path)
+    args = p.parse_args(argv)
+    if not args.config.is_file():
+        print(f"local.aws.server: no config file {args.config}", file=sys.stderr)
+        return 2
+    cfg = EmulatorConfig.load(args.config)
+    from local.logs import setup
+
+    setup()
+    emu = Emulator(cfg)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        emu.start()
+        emu.wait()
+    except SystemExit:
+        pass
+    except Exception:
+        log.exception("AWS emulator failed")
+        emu.stop()
+        return 1
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

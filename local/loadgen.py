@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.kafka.cluster import BIN_DIR, KafkaCluster
+from local.kafka.cluster import BIN_DIR, KafkaTools
 from local.procs import ManagedProcess, Supervisor
 
 # "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency."
@@ -62,7 +62,7 @@ class PerfProducer:
 
     def __init__(
         self,
-        cluster: KafkaCluster,
+        cluster: KafkaTools,
         supervisor: Supervisor,
         *,
         topic: str,

@@ -140,6 +140,7 @@ class Emulator:
             "GET /_local/events": lambda _a: list(self.bridge.events) if self.bridge else [],
             "POST /_local/tick": lambda _a: self.bridge.tick() if self.bridge else {},
             "POST /_local/limit": self.set_limit,
+            "POST /_local/lambda": self.set_lambda,
         }
         self.router = Router(
             DomainDispatcherApplication(create_backend_app),
@@ -246,6 +247,18 @@ class Emulator:
             raise ValueError("rate_bytes_per_s must be positive")
         limit.set_rate(rate)
         return limit.describe()
+
+    def set_lambda(self, args: dict) -> dict:
+        """Point Lambda invokes at a (new) cargo lambda watch and/or per-function endpoints."""
+        if "url" in args:
+            self.router.lambda_url = args["url"]
+            self.cfg.lambda_url = args["url"]
+        for name, url in (args.get("routes") or {}).items():
+            if url is None:
+                self.router.routes.pop(name, None)
+            else:
+                self.router.routes[name] = url
+        return {"lambda_url": self.router.lambda_url, "routes": self.router.routes}
 
     def wait(self) -> None:
         while not self._stopped.wait(1.0):

@@ -4,7 +4,7 @@ The jars come from Maven Central (local/kafka/fetch.sh, pom.xml); local/kafka/bi
 stand-ins for the distribution's bin/*.sh over the same main classes.
 """
 
-from local.kafka.cluster import BIN_DIR, ClusterConfig, KafkaCluster, free_port, kafka_libs
+from local.kafka.cluster import BIN_DIR, ClusterConfig, KafkaCluster, KafkaTools, RemoteCluster, free_port, kafka_libs
 from local.kafka.metadata import BrokerInfo, PartitionInfo, Snapshot
 
 __all__ = [
@@ -12,6 +12,8 @@ __all__ = [
     "BrokerInfo",
     "ClusterConfig",
     "KafkaCluster",
+    "KafkaTools",
+    "RemoteCluster",
     "PartitionInfo",
     "Snapshot",
     "free_port",

@@ -92,7 +92,92 @@ class ClusterConfig:
     broker_overrides: dict[str, str] = field(default_factory=dict)
 
 
-class KafkaCluster:
+class KafkaTools:
+    """Running the local/kafka/bin tools against a cluster; needs `libs`, `netns`, `bootstrap_servers`."""
+
+    libs: Path
+
+    @property
+    def netns(self) -> str | None:
+        raise NotImplementedError
+
+    @property
+    def bootstrap_servers(self) -> str:
+        raise NotImplementedError
+
+    def tool_env(self, netns: bool = True) -> dict[str, str]:
+        """Environment for local/kafka/bin scripts: they find the jars and enter the namespace."""
+        env = dict(os.environ)
+        env["KAFKA_LIBS"] = str(self.libs)
+        if netns and self.netns:
+            env["KAFKA_NETNS"] = self.netns
+        else:
+            env.pop("KAFKA_NETNS", None)
+        return env
+
+    def wrap(self, argv: Sequence[str]) -> list[str]:
+        """Command line running `argv` where the brokers' 127.0.0.1 is (inside the netns if any)."""
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
+
+    def tool(
+        self,
+        name: str,
+        *args: str,
+        timeout: float = 120.0,
+        check: bool = True,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run local/kafka/bin/<name> (e.g. "kafka-topics.sh") against this cluster."""
+        script = BIN_DIR / name
+        if not script.is_file():
+            raise ValueError(f"no such Kafka tool: {name}")
+        res = subprocess.run(
+            [str(script), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            env=self.tool_env(),
+        )
+        if check and res.returncode != 0:
+            raise RuntimeError(f"{name} {' '.join(args)} exited {res.returncode}: {res.stderr.strip()[-2000:]}")
+        return res
+
+    def create_topic(self, name: str, partitions: int, replication_factor: int = 2, **configs: str) -> None:
+        args = [
+            "--bootstrap-server", self.bootstrap_servers, "--create", "--topic", name,
+            "--partitions", str(partitions), "--replication-factor", str(replication_factor),
+        ]
+        for k, v in configs.items():
+            args += ["--config", f"{k.replace('_', '.')}={v}"]
+        self.tool("kafka-topics.sh", *args)
+
+
+
+class RemoteCluster(KafkaTools):
+    """A handle on a cluster another process runs (from its cluster.json / aws.json "kafka")."""
+
+    def __init__(self, described: dict) -> None:
+        self.described = described
+        self.libs = Path(described["libs"])
+        self._netns = described.get("netns")
+        self._bootstrap = described["bootstrap_servers"]
+        self.version = described.get("kafka_version")
+
+    @property
+    def netns(self) -> str | None:
+        return self._netns
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self._bootstrap
+
+    @bootstrap_servers.setter
+    def bootstrap_servers(self, value: str) -> None:
+        self._bootstrap = value
+
+
+class KafkaCluster(KafkaTools):
     """Start, grow, inspect and stop a local KRaft cluster. Use as a context manager."""
 
     def __init__(
@@ -365,58 +450,18 @@ class KafkaCluster:
         with self._lock:
             return ",".join(f"127.0.0.1:{b.port}" for b in self.brokers)
 
+    @property
+    def netns(self) -> str | None:
+        return self.limit.netns
+
+    def wrap(self, argv: Sequence[str]) -> list[str]:
+        return self.limit.wrap(argv)
+
     def broker(self, node_id: int) -> Node:
         return self._node(node_id)
 
     def snapshot(self) -> Snapshot | None:
         return self.probe.latest() if self.probe else None
-
-    def tool_env(self, netns: bool = True) -> dict[str, str]:
-        """Environment for local/kafka/bin scripts: they find the jars and enter the namespace."""
-        env = dict(os.environ)
-        env["KAFKA_LIBS"] = str(self.libs)
-        if netns and self.limit.netns:
-            env["KAFKA_NETNS"] = self.limit.netns
-        else:
-            env.pop("KAFKA_NETNS", None)
-        return env
-
-    def wrap(self, argv: Sequence[str]) -> list[str]:
-        """Command line running `argv` where the brokers' 127.0.0.1 is (inside the netns if any)."""
-        return self.limit.wrap(argv)
-
-    def tool(
-        self,
-        name: str,
-        *args: str,
-        timeout: float = 120.0,
-        check: bool = True,
-        input: str | None = None,
-    ) -> subprocess.CompletedProcess:
-        """Run local/kafka/bin/<name> (e.g. "kafka-topics.sh") against this cluster."""
-        script = BIN_DIR / name
-        if not script.is_file():
-            raise ValueError(f"no such Kafka tool: {name}")
-        res = subprocess.run(
-            [str(script), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            env=self.tool_env(),
-        )
-        if check and res.returncode != 0:
-            raise RuntimeError(f"{name} {' '.join(args)} exited {res.returncode}: {res.stderr.strip()[-2000:]}")
-        return res
-
-    def create_topic(self, name: str, partitions: int, replication_factor: int = 2, **configs: str) -> None:
-        args = [
-            "--bootstrap-server", self.bootstrap_servers, "--create", "--topic", name,
-            "--partitions", str(partitions), "--replication-factor", str(replication_factor),
-        ]
-        for k, v in configs.items():
-            args += ["--config", f"{k.replace('_', '.')}={v}"]
-        self.tool("kafka-topics.sh", *args)
 
     # ---- state -----------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Snapshot:
-        if "error" in obj:
+        if obj.get("error"):
             return cls(ts_ms=int(obj.get("ts_ms", 0)), error=str(obj["error"]))
         return cls(
             ts_ms=int(obj["ts_ms"]),

@@ -1,0 +1,134 @@
+"""The real Lambda functions under `cargo lambda watch` (the Lambda runtime API emulator).
+
+    LambdaWatch(supervisor, env={...}).start(prebuild=["detector"])
+
+runs `.venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P <port>` from the repo root. Functions are
+addressed by bare binary name at http://127.0.0.1:<port>/2015-03-31/functions/<name>/invocations
+(the emulator's router translates ARNs). Every function process gets `env` (AWS_ENDPOINT_URL of the
+emulator, region, test credentials, and whatever the functions need) through --env-file.
+`prebuild` compiles the binaries first (`cargo build -p ...`, same profile and target dir as watch)
+so the first invocation does not wait for a compile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from local.kafka.cluster import REPO_ROOT, free_port
+from local.procs import ManagedProcess, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def cargo_lambda() -> list[str]:
+    """The cargo-lambda command: the venv's (pip package) first, else one on PATH."""
+    venv = REPO_ROOT / ".venv" / "bin" / "cargo-lambda"
+    if venv.exists():
+        return [str(venv), "lambda"]
+    found = shutil.which("cargo-lambda")
+    if found:
+        return [found, "lambda"]
+    raise RuntimeError("cargo-lambda not found: run scripts/setup.sh python (it is in tools/requirements.txt)")
+
+
+def aws_env(endpoint: str, region: str = "us-east-1") -> dict[str, str]:
+    """What every SDK client needs to talk to the emulator (AWS_ENDPOINT_URL applies to all services)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+class LambdaWatch:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        *,
+        env: Mapping[str, str],
+        state_dir: Path,
+        port: int | None = None,
+        target_dir: Path | None = None,
+        release: bool = False,
+    ) -> None:
+        self.supervisor = supervisor
+        self.env = dict(env)
+        self.state_dir = Path(state_dir)
+        self.port = port or free_port()
+        self.target_dir = target_dir
+        self.release = release
+        self.proc: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _cargo_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("CARGO_TERM_COLOR", "never")
+        if self.target_dir is not None:
+            env["CARGO_TARGET_DIR"] = str(self.target_dir)
+        venv_bin = REPO_ROOT / ".venv" / "bin"
+        env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
+        return env
+
+    def prebuild(self, functions: Sequence[str], timeout: float = 1800) -> None:
+        """Compile the functions' binaries so watch starts them without compiling."""
+        if not functions:
+            return
+        argv = ["cargo", "build", "--quiet"] + (["--release"] if self.release else [])
+        for f in functions:
+            argv += ["-p", f, "--bin", f]
+        log_path = self.state_dir / "lambda-build.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        with open(log_path, "ab") as out:
+            res = subprocess.run(argv, cwd=REPO_ROOT, env=self._cargo_env(), stdout=out, stderr=out, timeout=timeout)
+        if res.returncode != 0:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+            raise RuntimeError(f"cargo build of {', '.join(functions)} failed:\n{tail}")
+        log.info("built %s in %.0fs", ", ".join(functions), time.monotonic() - t0)
+
+    def start(self, prebuild: Sequence[str] = (), timeout: float = 120) -> LambdaWatch:
+        self.prebuild(prebuild)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        env_file = self.state_dir / "lambda.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
+        argv = cargo_lambda() + ["watch", "-A", "127.0.0.1", "-P", str(self.port), "--env-file", str(env_file)]
+        if self.release:
+            argv.append("--release")
+        self.proc = self.supervisor.spawn(
+            "cargo-lambda-watch",
+            argv,
+            log_path=self.state_dir / "cargo-lambda-watch.log",
+            env=self._cargo_env() | self.env,
+            cwd=REPO_ROOT,
+            stop_timeout=5,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.proc.alive():
+                raise RuntimeError(f"cargo lambda watch exited {self.proc.returncode}:\n{self.proc.tail(20)}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    log.info("cargo lambda watch serving at %s", self.url)
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"cargo lambda watch not serving on {self.url} after {timeout:.0f}s:\n{self.proc.tail(20)}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop(5)
+            self.supervisor.forget(self.proc)

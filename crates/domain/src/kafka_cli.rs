@@ -4,6 +4,8 @@
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+mod fixture_tests;
 mod output;
 mod scripts;
 mod values;

@@ -2,14 +2,13 @@
 //! `kafka-reassign-partitions.sh --verify`, `--list` and `--cancel`, the broker lines of
 //! `kafka-broker-api-versions.sh`, and the cleanup's throttle markers.
 //!
-//! `--verify` wording differs between Kafka lines, all recognised here (see
-//! tests/fixtures/kafka/README.md for where each comes from):
-//! - 4.x (Java `org.apache.kafka.tools.reassign.ReassignPartitionsCommand`):
-//!   `Reassignment of partition t-0 is completed.`
-//! - 3.x (Scala `kafka.admin.ReassignPartitionsCommand`): `Reassignment of partition t-0 is complete.`
-//! - both: `... is still in progress.`, `There is no active reassignment of partition t-0, but replica
-//!   set is 1,2 rather than 3,4.`, `Clearing broker-level throttles on brokers 1,2,3`
-//! - ZooKeeper-era tools (≤ 2.4, still seen on old clients): `... completed successfully`, `... failed`.
+//! `--verify` wording differs between Kafka lines; all of these are recognised (recordings of 4.1.2
+//! and 3.6.2 tools in tests/fixtures/kafka, see its README):
+//! - 3.6+ and 4.x: `Reassignment of partition t-0 is completed.`; earlier Scala versions of the tool:
+//!   `... is complete.`; ZooKeeper-era tools (≤ 2.4): `... completed successfully` / `... failed`.
+//! - all: `... is still in progress.`, `There is no active reassignment of partition t-0, but replica
+//!   set is 1,2 rather than 3,4.` (cancelled or moved elsewhere), `Clearing broker-level throttles on
+//!   brokers 1,2,3` once nothing is left to move.
 
 use super::scripts::{END_MARKER, SECTION_MARKER, THROTTLE_FAILED_MARKER, THROTTLE_REMOVED_MARKER, UNAVAILABLE_MARKER};
 use super::values::{BrokerId, TopicName};
@@ -186,9 +185,11 @@ pub fn parse_verify(text: &str) -> Result<VerifyReport, OutputError> {
                 partition: TopicPartition::parse(tp)?,
                 state: PartitionState::Failed { current: id_list(current)?, target: id_list(target)? },
             });
-        } else if line.starts_with("Clearing broker-level throttles on broker") {
+        } else if line.contains("Clearing broker-level throttles on broker") {
+            // `contains`: Kafka prints the line before without a newline after --cancel.
             broker_cleared = true;
-        } else if line.starts_with("Clearing topic-level throttles on topic") {
+            topic_cleared |= line.contains("Clearing topic-level throttles on topic");
+        } else if line.contains("Clearing topic-level throttles on topic") {
             topic_cleared = true;
         } else if let Some(msg) = line.strip_prefix("Error: ") {
             report.errors.push(msg.chars().take(300).collect());

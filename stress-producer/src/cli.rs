@@ -82,6 +82,16 @@ pub struct Args {
     /// Extra librdkafka property, key=value (repeatable); applied last
     #[arg(long = "producer-prop", value_name = "KEY=VALUE")]
     pub producer_prop: Vec<String>,
+    /// How delivery reports come back (benchmarking aid): callback or futures
+    #[arg(long, value_enum, default_value_t = EngineKind::Callback, hide = true)]
+    pub engine: EngineKind,
+}
+
+/// The delivery path (see engine.rs); both are measured in BENCHMARKS.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    Callback,
+    Futures,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -165,6 +175,7 @@ pub struct Config {
     pub report_interval: Duration,
     pub json: bool,
     pub producer_props: Vec<(String, String)>,
+    pub engine: EngineKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,6 +344,7 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
         report_interval: Duration::from_secs(args.report_interval),
         json: args.json,
         producer_props,
+        engine: args.engine,
     })
 }
 

@@ -14,10 +14,14 @@ use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::OAuthToken;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::KafkaResult;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::metadata::Metadata;
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer, ProducerContext, PurgeConfig,
+};
 
-use crate::cli::{Acks, Config, SecurityConfig, TopicSpec};
+use crate::cli::{Acks, Config, EngineKind, SecurityConfig, TopicSpec};
 use crate::iam::IamTokenSource;
 use crate::report::{self, StopReason};
 use crate::stats::{Stats, Summary};
@@ -158,43 +162,176 @@ impl ClientContext for AuthContext {
     }
 }
 
-struct ProducerCtx {
+/// What the delivery path (either engine), the workers and the reporter share.
+struct Shared {
     auth: AuthContext,
     epoch: Instant,
+    record_bytes: u64,
     stats: Mutex<Stats>,
     window: Window,
 }
 
-impl ClientContext for ProducerCtx {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
-        self.auth.log(level, fac, msg)
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.auth.error(error, reason)
-    }
-
-    fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn StdError>> {
-        self.auth.generate_oauth_token(config)
-    }
-}
-
-impl ProducerContext for ProducerCtx {
-    /// Microseconds since `epoch` at send time: no allocation per record.
-    type DeliveryOpaque = usize;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, sent_us: usize) {
+impl Shared {
+    /// One record's outcome: into the stats, and its slot back to the window.
+    fn delivered(&self, sent_us: u64, result: Result<(), &KafkaError>) {
         let now_us = self.epoch.elapsed().as_micros() as u64;
         {
             let mut stats = lock(&self.stats);
             match result {
-                Ok(m) => stats.record_ok(now_us.saturating_sub(sent_us as u64), m.payload_len() as u64),
-                Err((e, _)) => stats.record_error(&error_kind(e)),
+                Ok(()) => stats.record_ok(now_us.saturating_sub(sent_us), self.record_bytes),
+                Err(e) => stats.record_error(&error_kind(e)),
             }
         }
         self.window.release();
+    }
+
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+}
+
+/// The producer's librdkafka context: auth hooks and error capture, and for the callback engine
+/// the delivery reports.
+#[derive(Clone)]
+struct Ctx(Arc<Shared>);
+
+impl ClientContext for Ctx {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        self.0.auth.log(level, fac, msg)
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.0.auth.error(error, reason)
+    }
+
+    fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn StdError>> {
+        self.0.auth.generate_oauth_token(config)
+    }
+}
+
+impl ProducerContext for Ctx {
+    /// Microseconds since `epoch` at send time: no allocation per record.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_us: usize) {
+        self.0.delivered(sent_us as u64, result.as_ref().map(|_| ()).map_err(|(e, _)| e));
+    }
+}
+
+/// How delivery reports come back. `Callback`: librdkafka's delivery callback served by one
+/// poller thread, the send time riding in the opaque pointer (nothing allocated per record).
+/// `Futures`: rdkafka's FutureProducer, a oneshot channel and a tokio task per record.
+enum Engine {
+    Callback { producer: Arc<BaseProducer<Ctx>>, poll_stop: Arc<AtomicBool>, poller: Option<thread::JoinHandle<()>> },
+    Futures { producer: FutureProducer<Ctx>, runtime: tokio::runtime::Runtime },
+}
+
+impl Engine {
+    fn new(kind: EngineKind, conf: &ClientConfig, shared: &Arc<Shared>) -> Result<Self, RunError> {
+        let ctx = Ctx(Arc::clone(shared));
+        let config_err = |e: KafkaError| RunError::Config(e.to_string());
+        match kind {
+            EngineKind::Callback => {
+                let producer: Arc<BaseProducer<Ctx>> = Arc::new(conf.create_with_context(ctx).map_err(config_err)?);
+                // The poller serves delivery reports, errors and OAUTHBEARER refreshes for the
+                // whole run, including the connection check (IAM needs a token before any request).
+                let poll_stop = Arc::new(AtomicBool::new(false));
+                let (p, s) = (Arc::clone(&producer), Arc::clone(&poll_stop));
+                let poller = thread::Builder::new()
+                    .name("rdkafka-poll".into())
+                    .spawn(move || {
+                        while !s.load(Ordering::Relaxed) {
+                            p.poll(Duration::from_millis(50));
+                        }
+                    })
+                    .map_err(|e| RunError::Config(format!("cannot start the poller thread: {e}")))?;
+                Ok(Self::Callback { producer, poll_stop, poller: Some(poller) })
+            }
+            EngineKind::Futures => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("deliveries")
+                    .build()
+                    .map_err(|e| RunError::Config(format!("cannot start the runtime: {e}")))?;
+                let producer: FutureProducer<Ctx> = conf.create_with_context(ctx).map_err(config_err)?;
+                Ok(Self::Futures { producer, runtime })
+            }
+        }
+    }
+
+    fn fetch_metadata(&self, topic: Option<&str>) -> KafkaResult<Metadata> {
+        match self {
+            Self::Callback { producer, .. } => producer.client().fetch_metadata(topic, CONNECT_TIMEOUT),
+            Self::Futures { producer, .. } => producer.client().fetch_metadata(topic, CONNECT_TIMEOUT),
+        }
+    }
+
+    /// Enqueues one record; its outcome reaches `shared.delivered` later. An error here means it
+    /// was never enqueued.
+    fn send(&self, shared: &Arc<Shared>, topic: &str, payload: &[u8], sent_us: u64) -> Result<(), KafkaError> {
+        // QueueFull only happens if --producer-prop shrank librdkafka's queue below our window.
+        let queue_full = |e: &KafkaError| matches!(e, KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull));
+        match self {
+            Self::Callback { producer, .. } => {
+                let mut record =
+                    BaseRecord::<(), [u8], usize>::with_opaque_to(topic, sent_us as usize).payload(payload);
+                loop {
+                    match producer.send(record) {
+                        Ok(()) => return Ok(()),
+                        Err((e, r)) if queue_full(&e) => {
+                            record = r;
+                            thread::sleep(Duration::from_millis(1));
+                        }
+                        Err((e, _)) => return Err(e),
+                    }
+                }
+            }
+            Self::Futures { producer, runtime } => {
+                let mut record = FutureRecord::<(), [u8]>::to(topic).payload(payload);
+                loop {
+                    match producer.send_result(record) {
+                        Ok(delivery) => {
+                            let shared = Arc::clone(shared);
+                            runtime.spawn(async move {
+                                match delivery.await {
+                                    Ok(Ok(_)) => shared.delivered(sent_us, Ok(())),
+                                    Ok(Err((e, _))) => shared.delivered(sent_us, Err(&e)),
+                                    Err(_) => shared.delivered(sent_us, Err(&KafkaError::Canceled)),
+                                }
+                            });
+                            return Ok(());
+                        }
+                        Err((e, r)) if queue_full(&e) => {
+                            record = r;
+                            thread::sleep(Duration::from_millis(1));
+                        }
+                        Err((e, _)) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Abandons everything queued or in flight; each record still gets its (failed) report.
+    fn purge(&self) {
+        let flags = PurgeConfig::default().queue().inflight();
+        match self {
+            Self::Callback { producer, .. } => producer.purge(flags),
+            Self::Futures { producer, .. } => producer.purge(flags),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Self::Callback { poll_stop, poller, .. } = self {
+            poll_stop.store(true, Ordering::Relaxed);
+            if let Some(p) = poller.take() {
+                let _ = p.join();
+            }
+        }
     }
 }
 
@@ -267,7 +404,8 @@ pub fn window_records(buffer_bytes: usize, msg_size: usize) -> usize {
 /// Shared state of one run.
 struct Run<'a> {
     cfg: &'a Config,
-    producer: &'a BaseProducer<ProducerCtx>,
+    engine: &'a Engine,
+    shared: &'a Arc<Shared>,
     stop: AtomicBool,
     next: AtomicU64,
     workers_done: AtomicUsize,
@@ -282,49 +420,29 @@ pub fn run(cfg: &Config, buffer_bytes: usize, signals: &AtomicUsize) -> Result<O
         SecurityConfig::Iam { region, .. } => Some(IamTokenSource::new(region)?),
         _ => None,
     };
-    let ctx = ProducerCtx {
+    let shared = Arc::new(Shared {
         auth: AuthContext { iam, last_error: Mutex::new(None), fatal: AtomicBool::new(false) },
         epoch: Instant::now(),
+        record_bytes: cfg.msg_size as u64,
         stats: Mutex::new(Stats::new()),
         window: Window::new(window),
-    };
-    let producer: BaseProducer<ProducerCtx> =
-        client_config(cfg, window).create_with_context(ctx).map_err(|e| RunError::Config(e.to_string()))?;
-    let producer = Arc::new(producer);
-
-    // The poller serves delivery reports, errors and OAUTHBEARER refreshes for the whole run,
-    // including the connection check below (an IAM token is needed before the first request).
-    let poll_stop = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (p, s) = (Arc::clone(&producer), Arc::clone(&poll_stop));
-        thread::Builder::new()
-            .name("rdkafka-poll".into())
-            .spawn(move || {
-                while !s.load(Ordering::Relaxed) {
-                    p.poll(Duration::from_millis(50));
-                }
-            })
-            .map_err(|e| RunError::Config(format!("cannot start the poller thread: {e}")))?
-    };
-    let result = prepare_topic(cfg, &producer, signals).and_then(|()| load(cfg, &producer, signals));
-    poll_stop.store(true, Ordering::Relaxed);
-    let _ = poller.join();
-    result
+    });
+    let engine = Engine::new(cfg.engine, &client_config(cfg, window), &shared)?;
+    prepare_topic(cfg, &engine, &shared, signals)?;
+    load(cfg, &engine, &shared, signals)
 }
 
 /// Checks the cluster answers and the topic exists (creating it when asked).
-fn prepare_topic(cfg: &Config, producer: &BaseProducer<ProducerCtx>, signals: &AtomicUsize) -> Result<(), RunError> {
+fn prepare_topic(cfg: &Config, engine: &Engine, shared: &Shared, signals: &AtomicUsize) -> Result<(), RunError> {
     let unreachable = |detail: String| RunError::Unreachable {
         bootstrap: cfg.bootstrap.clone(),
         secs: CONNECT_TIMEOUT.as_secs(),
         detail,
     };
-    let last_error = || lock(&producer.context().auth.last_error).clone();
+    let last_error = || lock(&shared.auth.last_error).clone();
     // All topics, not just ours: asking for one topic by name can auto-create it on the broker.
-    let metadata = producer
-        .client()
-        .fetch_metadata(None, CONNECT_TIMEOUT)
-        .map_err(|e| unreachable(last_error().unwrap_or_else(|| e.to_string())))?;
+    let metadata =
+        engine.fetch_metadata(None).map_err(|e| unreachable(last_error().unwrap_or_else(|| e.to_string())))?;
     if signals.load(Ordering::SeqCst) > 0 {
         return Err(RunError::Interrupted);
     }
@@ -336,7 +454,7 @@ fn prepare_topic(cfg: &Config, producer: &BaseProducer<ProducerCtx>, signals: &A
         return Err(RunError::TopicMissing(cfg.topic.clone()));
     };
     create_topic(cfg, spec)?;
-    wait_for_leaders(cfg, producer, spec, signals)
+    wait_for_leaders(cfg, engine, spec, signals)
 }
 
 fn create_topic(cfg: &Config, spec: TopicSpec) -> Result<(), RunError> {
@@ -371,18 +489,13 @@ fn create_topic(cfg: &Config, spec: TopicSpec) -> Result<(), RunError> {
 }
 
 /// A new topic is usable once every partition has a leader.
-fn wait_for_leaders(
-    cfg: &Config,
-    producer: &BaseProducer<ProducerCtx>,
-    spec: TopicSpec,
-    signals: &AtomicUsize,
-) -> Result<(), RunError> {
+fn wait_for_leaders(cfg: &Config, engine: &Engine, spec: TopicSpec, signals: &AtomicUsize) -> Result<(), RunError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if signals.load(Ordering::SeqCst) > 0 {
             return Err(RunError::Interrupted);
         }
-        if let Ok(md) = producer.client().fetch_metadata(Some(&cfg.topic), CONNECT_TIMEOUT) {
+        if let Ok(md) = engine.fetch_metadata(Some(&cfg.topic)) {
             let ready = md.topics().iter().any(|t| {
                 t.name() == cfg.topic
                     && t.error().is_none()
@@ -403,10 +516,11 @@ fn wait_for_leaders(
     }
 }
 
-fn load(cfg: &Config, producer: &BaseProducer<ProducerCtx>, signals: &AtomicUsize) -> Result<Outcome, RunError> {
+fn load(cfg: &Config, engine: &Engine, shared: &Arc<Shared>, signals: &AtomicUsize) -> Result<Outcome, RunError> {
     let run = Run {
         cfg,
-        producer,
+        engine,
+        shared,
         stop: AtomicBool::new(false),
         next: AtomicU64::new(0),
         workers_done: AtomicUsize::new(0),
@@ -427,7 +541,7 @@ fn load(cfg: &Config, producer: &BaseProducer<ProducerCtx>, signals: &AtomicUsiz
         supervise(&run, signals)
     });
     let elapsed = run.start.elapsed();
-    let summary = lock(&producer.context().stats).summary(elapsed);
+    let summary = lock(&shared.stats).summary(elapsed);
     Ok(Outcome { summary, stopped_by })
 }
 
@@ -455,7 +569,7 @@ fn payload_offset(i: u64, msg_size: usize, pool_len: usize) -> usize {
 
 fn worker(run: &Run<'_>) {
     let cfg = run.cfg;
-    let ctx = run.producer.context();
+    let shared = run.shared;
     loop {
         if run.stop.load(Ordering::Relaxed) {
             return;
@@ -478,27 +592,13 @@ fn worker(run: &Run<'_>) {
                 thread::sleep((due - now).min(Duration::from_millis(50)));
             }
         }
-        if !ctx.window.acquire(&run.stop) {
+        if !shared.window.acquire(&run.stop) {
             return;
         }
         let off = payload_offset(i, cfg.msg_size, run.payload.len());
-        let payload = &run.payload[off..off + cfg.msg_size];
-        let sent_us = ctx.epoch.elapsed().as_micros() as usize;
-        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&cfg.topic, sent_us).payload(payload);
-        loop {
-            match run.producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    // Only if --producer-prop shrank librdkafka's queue below our window.
-                    record = r;
-                    thread::sleep(Duration::from_millis(1));
-                }
-                Err((e, _)) => {
-                    lock(&ctx.stats).record_error(&error_kind(&e));
-                    ctx.window.release();
-                    break;
-                }
-            }
+        let sent_us = shared.now_us();
+        if let Err(e) = run.engine.send(shared, &cfg.topic, &run.payload[off..off + cfg.msg_size], sent_us) {
+            shared.delivered(sent_us, Err(&e));
         }
     }
 }
@@ -507,7 +607,7 @@ fn worker(run: &Run<'_>) {
 /// stop sending and how long to wait for what is in flight.
 fn supervise(run: &Run<'_>, signals: &AtomicUsize) -> StopReason {
     let cfg = run.cfg;
-    let ctx = run.producer.context();
+    let ctx = run.shared;
     let tty = std::io::stdout().is_terminal();
     let mut last_report = Instant::now();
     let mut reason: Option<StopReason> = None;
@@ -573,7 +673,7 @@ fn supervise(run: &Run<'_>, signals: &AtomicUsize) -> StopReason {
             }
             // Out of time, or a second Ctrl-C: give up on what is still in flight.
             if !purged && (now >= drain_deadline || sig > 1) {
-                run.producer.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+                run.engine.purge();
                 purged = true;
                 drain_deadline = now + Duration::from_secs(5);
             } else if purged && now >= drain_deadline {

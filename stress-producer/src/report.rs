@@ -201,6 +201,7 @@ mod tests {
             report_interval: Duration::from_secs(5),
             json: true,
             producer_props: vec![],
+            engine: crate::cli::EngineKind::Callback,
         };
         let v = json_summary(&summary(), &cfg, StopReason::NumRecords);
         assert_eq!(v["records_sent"], 50_000);

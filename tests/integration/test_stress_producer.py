@@ -74,12 +74,14 @@ def end_offsets_total(cluster: KafkaCluster, topic: str) -> int:
     return sum(int(line.rsplit(":", 1)[1]) for line in out.split() if line.count(":") >= 2)
 
 
-def test_every_acked_record_is_in_the_topic_exactly_once(cluster: KafkaCluster, producer_bin: Path) -> None:
+@pytest.mark.parametrize("engine", ["callback", "futures"])
+def test_every_acked_record_is_in_the_topic_exactly_once(cluster: KafkaCluster, producer_bin: Path, engine: str) -> None:
     n, size = 3000, 1024
+    topic = f"sp-readback-{engine}"
     res = run(
         producer_bin,
         "--bootstrap", cluster.bootstrap_servers,
-        "--topic", "sp-readback",
+        "--topic", topic, "--engine", engine,
         "--create-topic", "--partitions", "3", "--replication-factor", "2",
         "--num-records", str(n), "--duration", "0",
         "--msg-size", str(size), "--workers", "4",
@@ -93,11 +95,11 @@ def test_every_acked_record_is_in_the_topic_exactly_once(cluster: KafkaCluster, 
     assert summary["config"]["acks"] == "all"
 
     # Exactly n records in the log (idempotence: no duplicates from retries), and readable.
-    assert end_offsets_total(cluster, "sp-readback") == n
+    assert end_offsets_total(cluster, topic) == n
     consumed = cluster.tool(
         "kafka-console-consumer.sh",
         "--bootstrap-server", cluster.bootstrap_servers,
-        "--topic", "sp-readback", "--from-beginning",
+        "--topic", topic, "--from-beginning",
         "--max-messages", str(n), "--timeout-ms", "60000",
     ).stdout.splitlines()
     assert len(consumed) == n
@@ -106,7 +108,7 @@ def test_every_acked_record_is_in_the_topic_exactly_once(cluster: KafkaCluster, 
     assert len(set(consumed)) == n, "records are distinct, not one repeated payload"
 
     described = cluster.tool(
-        "kafka-topics.sh", "--bootstrap-server", cluster.bootstrap_servers, "--describe", "--topic", "sp-readback"
+        "kafka-topics.sh", "--bootstrap-server", cluster.bootstrap_servers, "--describe", "--topic", topic
     ).stdout
     assert "PartitionCount: 3" in described and "ReplicationFactor: 2" in described
 

@@ -1,6 +1,7 @@
 //! The AWS side of msk-autoheal: narrow ports the use cases depend on, their SDK adapters, one
 //! classified error type, and the SDK configuration every binary loads once.
 
+pub mod cloudwatch;
 pub mod error;
 pub mod kafka;
 pub mod ports;

@@ -5,6 +5,7 @@ mod detect;
 mod error;
 mod fix;
 mod incident;
+mod monitor;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -22,6 +23,8 @@ enum Command {
     Incident(incident::Args),
     /// The detector Lambda's whole decision against AWS; a dry run unless --execute.
     Detect(detect::Args),
+    /// Live per-broker table of UnderReplicatedPartitions, CPU and BytesInPerSec from CloudWatch.
+    Monitor(monitor::Args),
     /// The fix (add brokers, then move partitions) as AWS CLI, Terraform, Pulumi, CloudFormation or Kafka CLI.
     Fix(fix::Args),
 }
@@ -46,6 +49,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Incident(args) => incident::run(args),
         Command::Detect(args) => block_on(detect::run(args)),
+        Command::Monitor(args) => monitor::run(args),
         Command::Fix(args) => fix::run(args),
     }
 }

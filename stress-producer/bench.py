@@ -9,7 +9,7 @@ tool's own final line (both print perf-test's format) and the producer process's
 (user + system, from wait4: JVM start-up and JIT included, as an operator pays them). Prints a
 Markdown table of medians and ratios for BENCHMARKS.md.
 
-    .venv/bin/python stress-producer/bench.py [--records 100000] [--pairs 3] [--bin PATH]
+    .venv/bin/python stress-producer/bench.py [--records 100000] [--rounds 3] [--engines callback,futures] [--bin PATH]
 
 Timings on this 2-core shared machine are noisy: compare the ratios of one sitting, run when
 the machine is quiet (the load average is printed before and after).
@@ -86,9 +86,11 @@ def parse_final(tool: str, out: str, cpu: float, wall: float) -> Result:
     raise RuntimeError(f"{tool}: no final perf-test line in output:\n{out[-2000:]}")
 
 
-def stress_producer(bin_: Path, cluster: KafkaCluster, topic: str, records: int, workers: int, logdir: Path) -> Result:
+def stress_producer(
+    bin_: Path, cluster: KafkaCluster, topic: str, records: int, workers: int, engine: str, logdir: Path
+) -> Result:
     argv = [
-        str(bin_), "--bootstrap", cluster.bootstrap_servers, "--topic", topic,
+        str(bin_), "--bootstrap", cluster.bootstrap_servers, "--topic", topic, "--engine", engine,
         "--num-records", str(records), "--duration", "0", "--workers", str(workers),
         "--msg-size", str(RECORD_SIZE), "--batch-size", "1048576", "--linger-ms", "10",
         "--compression", "lz4", "--acks", "all", "--report-interval", "5",
@@ -96,7 +98,7 @@ def stress_producer(bin_: Path, cluster: KafkaCluster, topic: str, records: int,
     out, cpu, wall, rc = run_measured(cluster.wrap(argv), cluster.tool_env(), logdir / f"{topic}.stderr")
     if rc not in (0, 1):
         raise RuntimeError(f"stress-producer exited {rc}: {(logdir / f'{topic}.stderr').read_text()[-2000:]}")
-    return parse_final(f"stress-producer ({workers} workers)", out, cpu, wall)
+    return parse_final(f"stress-producer ({engine}, {workers} workers)", out, cpu, wall)
 
 
 def perf_test(cluster: KafkaCluster, topic: str, records: int, logdir: Path) -> Result:
@@ -126,7 +128,8 @@ def loadavg() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000, help="records per run (10 KB each)")
-    ap.add_argument("--pairs", type=int, default=3, help="alternating pairs of runs")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds; each runs every contender once, order rotated")
+    ap.add_argument("--engines", default="callback", help="stress-producer delivery paths to compare, comma-separated")
     ap.add_argument("--workers", type=int, default=64, help="stress-producer --workers")
     ap.add_argument("--bin", type=Path, default=None, help="stress-producer binary (default: release build)")
     ap.add_argument("--json", type=Path, default=None, help="also write every run as JSON here")
@@ -159,14 +162,15 @@ def main() -> int:
 
             # Warm-up (not counted): page cache, broker JIT, segment files.
             t = fresh_topic()
-            stress_producer(bin_, cluster, t, max(1000, args.records // 10), args.workers, logdir)
+            stress_producer(bin_, cluster, t, max(1000, args.records // 10), args.workers, "callback", logdir)
             drop(t)
-            for i in range(args.pairs):
-                order = ["sp", "pt"] if i % 2 == 0 else ["pt", "sp"]
-                for which in order:
+            contenders = [*args.engines.split(","), "perf-test"]
+            for i in range(args.rounds):
+                # Rotate the order every round so no contender always runs first (or last).
+                for which in contenders[i % len(contenders):] + contenders[: i % len(contenders)]:
                     t = fresh_topic()
-                    r = (stress_producer(bin_, cluster, t, args.records, args.workers, logdir) if which == "sp"
-                         else perf_test(cluster, t, args.records, logdir))
+                    r = (perf_test(cluster, t, args.records, logdir) if which == "perf-test"
+                         else stress_producer(bin_, cluster, t, args.records, args.workers, which, logdir))
                     print(f"{r.tool:32} {r.mb_per_s:8.2f} MB/s  p99 {r.p99_ms:6d} ms  "
                           f"cpu {r.cpu_s:6.2f} s ({r.cpu_s_per_gb:6.2f} s/GB)  wall {r.wall_s:6.1f} s",
                           file=sys.stderr)
@@ -176,22 +180,25 @@ def main() -> int:
 
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ | {"cpu_s_per_gb": r.cpu_s_per_gb} for r in results], indent=2))
-    sp = [r for r in results if r.tool.startswith("stress-producer")]
-    pt = [r for r in results if r.tool.startswith("kafka-producer-perf-test")]
+    by_tool: dict[str, list[Result]] = {}
+    for r in results:
+        by_tool.setdefault(r.tool, []).append(r)
 
     def med(rs: list[Result], f) -> float:
         return statistics.median(f(r) for r in rs)
 
-    rows = []
-    for name, rs in ((sp[0].tool, sp), (pt[0].tool, pt)):
-        rows.append((name, med(rs, lambda r: r.mb_per_s), med(rs, lambda r: r.p99_ms), med(rs, lambda r: r.cpu_s_per_gb)))
-    print(f"| producer ({args.pairs} runs each, {args.records} × 10 KB, median) | MB/s | p99 ms | CPU s per GB |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, mb, p99, cpu in rows:
-        print(f"| {name} | {mb:.2f} | {p99:.0f} | {cpu:.2f} |")
-    (_, mb_s, p99_s, cpu_s), (_, mb_p, p99_p, cpu_p) = rows
-    print(f"| **ratio stress-producer / perf-test** | **{mb_s / mb_p:.2f}×** | **{p99_s / max(p99_p, 1):.2f}×** "
-          f"| **{cpu_s / cpu_p:.2f}×** |")
+    stats = {
+        tool: (med(rs, lambda r: r.mb_per_s), med(rs, lambda r: r.p99_ms), med(rs, lambda r: r.cpu_s_per_gb))
+        for tool, rs in by_tool.items()
+    }
+    base_mb, base_p99, base_cpu = stats.pop("kafka-producer-perf-test")
+    print(f"| producer ({args.rounds} runs each, {args.records} × 10 KB, median) | MB/s | p99 ms | CPU s per GB "
+          "| MB/s ratio | p99 ratio | CPU/GB ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| kafka-producer-perf-test (baseline) | {base_mb:.2f} | {base_p99:.0f} | {base_cpu:.2f} | 1.00× | 1.00× | 1.00× |")
+    for tool, (mb, p99, cpu) in stats.items():
+        print(f"| {tool} | {mb:.2f} | {p99:.0f} | {cpu:.2f} | **{mb / base_mb:.2f}×** | {p99 / max(base_p99, 1):.2f}× "
+              f"| **{cpu / base_cpu:.2f}×** |")
     return 0
 
 

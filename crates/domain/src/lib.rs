@@ -2,6 +2,7 @@
 //! remediation may start. Plain types in, plain types out; no Lambda, SDK or I/O.
 
 pub mod alarm;
+pub mod approval;
 pub mod capacity;
 pub mod cluster;
 pub mod fixes;

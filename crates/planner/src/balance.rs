@@ -47,6 +47,10 @@ struct State<'a> {
     c: Vec<u64>,
     /// Σ (c − t) per rack.
     rack_excess: Vec<i64>,
+    /// RF-1 partitions per broker: their leader cannot move, so they bound the leader balance.
+    pinned: Vec<u64>,
+    /// ⌈P/M⌉: the most leaders a broker may have when leaders are balanced.
+    pin_cap: u64,
     moves: Vec<Move>,
 }
 
@@ -75,11 +79,17 @@ impl State<'_> {
         if rt != NO_RACK {
             self.rack_excess[rt as usize] += 1;
         }
+        if self.l.range(p).len() == 1 {
+            self.pinned[from as usize] -= 1;
+            self.pinned[to as usize] += 1;
+        }
         self.moves.push(Move { p: p as u32, slot: slot as u32, from, to });
     }
 
     /// Destination preference for a move off `b`: lower is better.
-    fn dest_rank(&self, b: u32, u: u32) -> (u8, std::cmp::Reverse<u64>, i32) {
+    fn dest_rank(&self, p: usize, b: u32, u: u32) -> (bool, u8, std::cmp::Reverse<u64>, i32) {
+        // An RF-1 partition pins its leader: keep every broker within the balanced leader count.
+        let pin_full = self.l.range(p).len() == 1 && self.pinned[u as usize] >= self.pin_cap;
         let deficit = self.t[u as usize].saturating_sub(self.c[u as usize]);
         let (rb, ru) = (self.l.rack[b as usize], self.l.rack[u as usize]);
         let cat = if self.l.k() == 0 {
@@ -95,7 +105,7 @@ impl State<'_> {
                 _ => 2,
             }
         };
-        (cat, std::cmp::Reverse(deficit), self.l.ids[u as usize])
+        (pin_full, cat, std::cmp::Reverse(deficit), self.l.ids[u as usize])
     }
 
     /// Best under-target broker that can take `p`'s replica from `b`.
@@ -105,7 +115,7 @@ impl State<'_> {
             .copied()
             .filter(|&u| self.c[u as usize] < self.t[u as usize])
             .filter(|&u| !self.holds(p, u) && self.l.move_keeps_racks(p, b, u))
-            .min_by_key(|&u| self.dest_rank(b, u))
+            .min_by_key(|&u| self.dest_rank(p, b, u))
     }
 }
 
@@ -119,7 +129,14 @@ pub(crate) fn balance(l: &mut Layout, t: &[u64]) -> (Vec<Move>, Stats) {
             rack_excess[r as usize] += c[b] as i64 - t[b] as i64;
         }
     }
-    let mut st = State { l, t, c, rack_excess, moves: Vec::new() };
+    let mut pinned = vec![0u64; l.n()];
+    for p in 0..l.partitions() {
+        if l.range(p).len() == 1 {
+            pinned[l.replicas(p)[0] as usize] += 1;
+        }
+    }
+    let pin_cap = (l.partitions() as u64).div_ceil(l.m as u64);
+    let mut st = State { l, t, c, rack_excess, pinned, pin_cap, moves: Vec::new() };
     let mut stats = Stats::default();
     if st.l.k() > 0 {
         repair_racks(&mut st, &mut stats);
@@ -187,9 +204,20 @@ fn spread_excess(st: &mut State<'_>, stats: &mut Stats) {
         }
     }
     let size = &st.l.size;
-    for h in held.iter_mut() {
-        // Smallest first (fewest bytes), followers before leaders, then partition order.
-        h.sort_by_key(|&(p, leader)| (size[p as usize], leader, p));
+    for (i, h) in held.iter_mut().enumerate() {
+        // RF-1 partitions beyond the balanced leader count first (they must leave for leaders to
+        // balance), then the smallest (fewest bytes), followers before leaders, partition order.
+        let b = overs[i] as usize;
+        let surplus_pins = st.pinned[b].saturating_sub(st.pin_cap) as usize;
+        let off = &st.l.off;
+        let single = |p: u32| off[p as usize + 1] - off[p as usize] == 1;
+        h.sort_by_key(|&(p, leader)| (!single(p), size[p as usize], leader, p));
+        let pins = h.iter().take_while(|&&(p, _)| single(p)).count();
+        // Only the surplus pins are urgent; the rest go back to the normal order.
+        let rest: Vec<(u32, bool)> = h.drain(surplus_pins.min(pins)..).collect();
+        let mut rest = rest;
+        rest.sort_by_key(|&(p, leader)| (size[p as usize], leader, p));
+        h.extend(rest);
     }
 
     let mut stuck = Vec::new();

@@ -24,6 +24,7 @@
 
 mod balance;
 mod disk;
+mod exact;
 pub mod formats;
 pub mod generate;
 mod layout;

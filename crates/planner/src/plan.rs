@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::balance;
 use crate::disk;
+use crate::exact;
 use crate::generate::{JavaRandom, assign_replicas_to_brokers};
 use crate::layout::{Layout, NO_RACK};
 use crate::leaders;
@@ -110,6 +111,9 @@ pub struct PlanReport {
     /// The same sum over the best targets racks allow (see `targets`); equals `lower_bound` unless
     /// racks make the targets impossible.
     pub rack_lower_bound: u64,
+    /// True when the moves are known to be the minimum: they equal `rack_lower_bound`, or the
+    /// exact min-cost-flow solver (used when racks block direct moves) produced them.
+    pub proven_optimal: bool,
     /// Moves made to repair partitions spanning too few racks.
     pub rack_repairs: u64,
     /// Moves beyond the direct over→under ones (chains forced by rack constraints).
@@ -204,9 +208,22 @@ pub fn plan(a: &Assignment, req: &PlanRequest) -> Result<Plan, PlanError> {
     let tg = targets::compute(&before, &c0);
 
     let old_leader: Vec<u32> = (0..before.partitions()).map(|p| before.replicas(p)[0]).collect();
+    let mut exact_optimum: Option<u64> = None;
     let (fallback_moves, rack_repairs, leaders) = match req.strategy {
         Strategy::Minimal => {
-            let (moves, stats) = balance::balance(&mut after, &tg.t);
+            let (mut moves, mut stats) = balance::balance(&mut after, &tg.t);
+            if racks.is_some() && moves.len() as u64 > tg.bound {
+                // Racks blocked the direct moves: find the true minimum if the input is small.
+                let mut exact = before.clone();
+                if let Some(best) = exact::solve(&before, &mut exact) {
+                    exact_optimum = Some(best);
+                    if best < count_moves(&before, &after) {
+                        after = exact;
+                        moves = diff_moves(&before, &after);
+                        stats.fallback_moves = 0;
+                    }
+                }
+            }
             if req.sizes.is_some() {
                 disk::even_out(&before, &mut after, &moves);
             }
@@ -221,7 +238,11 @@ pub fn plan(a: &Assignment, req: &PlanRequest) -> Result<Plan, PlanError> {
         }
     };
 
-    Ok(assemble(a, req, &before, &after, &tg, &leaders, fallback_moves, rack_repairs))
+    let mut plan = assemble(a, req, &before, &after, &tg, &leaders, fallback_moves, rack_repairs);
+    let r = &mut plan.report;
+    r.proven_optimal = req.strategy == Strategy::Minimal
+        && (r.moves == r.rack_lower_bound || exact_optimum.is_some_and(|best| best == r.moves));
+    Ok(plan)
 }
 
 fn kafka_generate(a: &Assignment, req: &PlanRequest, racks: Option<&BTreeMap<BrokerId, String>>, after: &mut Layout) {
@@ -396,6 +417,7 @@ fn assemble(
         moves,
         lower_bound: tg.unconstrained_bound,
         rack_lower_bound: tg.bound,
+        proven_optimal: false,
         rack_repairs,
         fallback_moves,
         leader_changes,
@@ -424,4 +446,24 @@ fn assemble(
 fn moved_bytes(before: &Layout, after: &Layout, p: usize) -> u64 {
     let old = before.replicas(p);
     after.replicas(p).iter().filter(|b| !old.contains(b)).count() as u64 * before.size[p]
+}
+
+fn count_moves(before: &Layout, after: &Layout) -> u64 {
+    (0..before.partitions())
+        .map(|p| after.replicas(p).iter().filter(|b| !before.replicas(p).contains(b)).count() as u64)
+        .sum()
+}
+
+/// The moves that turn `before` into `after`, slot by slot.
+fn diff_moves(before: &Layout, after: &Layout) -> Vec<balance::Move> {
+    let mut out = Vec::new();
+    for p in 0..before.partitions() {
+        for s in before.range(p) {
+            let (from, to) = (before.rep[s], after.rep[s]);
+            if from != to && !before.replicas(p).contains(&to) {
+                out.push(balance::Move { p: p as u32, slot: s as u32, from, to });
+            }
+        }
+    }
+    out
 }

@@ -87,10 +87,13 @@ def parse_final(tool: str, out: str, cpu: float, wall: float) -> Result:
 
 
 def stress_producer(
-    bin_: Path, cluster: KafkaCluster, topic: str, records: int, workers: int, engine: str, logdir: Path
+    bin_: Path, cluster: KafkaCluster, topic: str, records: int, workers: int, contender: str, logdir: Path
 ) -> Result:
+    # A contender is ENGINE or ENGINE@BUFFER_MEMORY_BYTES (e.g. callback@16777216).
+    engine, _, buffer = contender.partition("@")
     argv = [
         str(bin_), "--bootstrap", cluster.bootstrap_servers, "--topic", topic, "--engine", engine,
+        *(["--buffer-memory", buffer] if buffer else []),
         "--num-records", str(records), "--duration", "0", "--workers", str(workers),
         "--msg-size", str(RECORD_SIZE), "--batch-size", "1048576", "--linger-ms", "10",
         "--compression", "lz4", "--acks", "all", "--report-interval", "5",
@@ -98,7 +101,8 @@ def stress_producer(
     out, cpu, wall, rc = run_measured(cluster.wrap(argv), cluster.tool_env(), logdir / f"{topic}.stderr")
     if rc not in (0, 1):
         raise RuntimeError(f"stress-producer exited {rc}: {(logdir / f'{topic}.stderr').read_text()[-2000:]}")
-    return parse_final(f"stress-producer ({engine}, {workers} workers)", out, cpu, wall)
+    label = f"{engine}, {workers} workers" + (f", {int(buffer) >> 20} MiB in flight" if buffer else "")
+    return parse_final(f"stress-producer ({label})", out, cpu, wall)
 
 
 def perf_test(cluster: KafkaCluster, topic: str, records: int, logdir: Path) -> Result:
@@ -129,7 +133,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000, help="records per run (10 KB each)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; each runs every contender once, order rotated")
-    ap.add_argument("--engines", default="callback", help="stress-producer delivery paths to compare, comma-separated")
+    ap.add_argument("--engines", default="callback", help="stress-producer contenders, comma-separated: ENGINE[@BUFFER_BYTES]")
     ap.add_argument("--workers", type=int, default=64, help="stress-producer --workers")
     ap.add_argument("--bin", type=Path, default=None, help="stress-producer binary (default: release build)")
     ap.add_argument("--json", type=Path, default=None, help="also write every run as JSON here")

@@ -73,6 +73,9 @@ pub struct Args {
     /// AWS region for --security iam; default: $AWS_REGION, else taken from the bootstrap host name
     #[arg(long)]
     pub region: Option<String>,
+    /// Bytes of records in flight (sent, not yet acknowledged), as the Java producer's buffer.memory
+    #[arg(long = "buffer-memory", default_value_t = 33_554_432, value_name = "BYTES")]
+    pub buffer_memory: usize,
     /// Seconds between progress lines
     #[arg(long = "report-interval", default_value_t = 5, value_name = "SECONDS")]
     pub report_interval: u64,
@@ -176,6 +179,8 @@ pub struct Config {
     pub json: bool,
     pub producer_props: Vec<(String, String)>,
     pub engine: EngineKind,
+    /// Bytes of records in flight.
+    pub buffer_memory: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +260,9 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
     }
     if args.batch_size == 0 || args.batch_size > 16 * 1_048_576 {
         return Err(format!("--batch-size must be 1..=16777216 bytes, got {}", args.batch_size));
+    }
+    if args.buffer_memory < args.msg_size || args.buffer_memory > 4 << 30 {
+        return Err(format!("--buffer-memory must be between --msg-size and 4 GiB, got {}", args.buffer_memory));
     }
     if args.linger_ms > 900_000 {
         return Err(format!("--linger-ms must be at most 900000, got {}", args.linger_ms));
@@ -345,6 +353,7 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
         json: args.json,
         producer_props,
         engine: args.engine,
+        buffer_memory: args.buffer_memory,
     })
 }
 
@@ -428,6 +437,7 @@ mod tests {
         assert_eq!(c.create_topic, None);
         assert_eq!(c.security, SecurityConfig::Plaintext);
         assert_eq!(c.report_interval, Duration::from_secs(5));
+        assert_eq!(c.buffer_memory, 32 * 1024 * 1024, "the Java producer's buffer.memory");
     }
 
     #[test]
@@ -479,6 +489,7 @@ mod tests {
             ("--bootstrap h:1 --msg-size 0", "--msg-size"),
             ("--bootstrap h:1 --num-records 0", "--num-records"),
             ("--bootstrap h:1 --report-interval 0", "--report-interval"),
+            ("--bootstrap h:1 --msg-size 2048 --buffer-memory 1024", "--buffer-memory"),
             ("--bootstrap h:1 --create-topic --partitions 0", "--partitions"),
             ("--bootstrap h:1 --ca-file x.pem", "--ca-file"),
             ("--bootstrap h:1 --producer-prop nokey", "--producer-prop"),

@@ -32,8 +32,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 const MESSAGE_TIMEOUT: Duration = Duration::from_secs(120);
 /// After Ctrl-C, records already in flight get this long to be acknowledged before they are purged.
 const SIGNAL_DRAIN: Duration = Duration::from_secs(10);
-/// Bytes of records in flight, as the Java producer's default `buffer.memory`.
-pub const DEFAULT_BUFFER_BYTES: usize = 32 * 1024 * 1024;
 const TICK: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
@@ -414,8 +412,8 @@ struct Run<'a> {
 }
 
 /// Runs the load until a stop condition; `signals` counts SIGINT/SIGTERM received.
-pub fn run(cfg: &Config, buffer_bytes: usize, signals: &AtomicUsize) -> Result<Outcome, RunError> {
-    let window = window_records(buffer_bytes, cfg.msg_size);
+pub fn run(cfg: &Config, signals: &AtomicUsize) -> Result<Outcome, RunError> {
+    let window = window_records(cfg.buffer_memory, cfg.msg_size);
     let iam = match &cfg.security {
         SecurityConfig::Iam { region, .. } => Some(IamTokenSource::new(region)?),
         _ => None,
@@ -729,8 +727,8 @@ mod tests {
 
     #[test]
     fn window_is_buffer_memory_in_records() {
-        assert_eq!(window_records(DEFAULT_BUFFER_BYTES, 10_240), 3276);
-        assert_eq!(window_records(DEFAULT_BUFFER_BYTES, 1), 500_000);
+        assert_eq!(window_records(32 << 20, 10_240), 3276);
+        assert_eq!(window_records(32 << 20, 1), 500_000);
         assert_eq!(window_records(1024, 1_000_000), 64);
     }
 

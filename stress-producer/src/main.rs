@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     if let Err(e) = watch_signals(Arc::clone(&signals)) {
         return fail(1, &format!("cannot install the signal handler: {e}"));
     }
-    let outcome = match engine::run(&cfg, engine::DEFAULT_BUFFER_BYTES, &signals) {
+    let outcome = match engine::run(&cfg, &signals) {
         Ok(o) => o,
         Err(e) => return fail(e.exit_code(), &e.to_string()),
     };

@@ -202,6 +202,7 @@ mod tests {
             json: true,
             producer_props: vec![],
             engine: crate::cli::EngineKind::Callback,
+            buffer_memory: 33_554_432,
         };
         let v = json_summary(&summary(), &cfg, StopReason::NumRecords);
         assert_eq!(v["records_sent"], 50_000);

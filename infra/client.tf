@@ -193,9 +193,11 @@ resource "aws_iam_role_policy_attachment" "client_ssm" {
 }
 
 data "aws_iam_policy_document" "client" {
+  # scripts/run_demo.sh builds the producer on the client from a source tarball under
+  # stress-producer/src/ and stores the binary back at stress_producer_s3_uri for the next boot.
   statement {
-    sid       = "ReadStressProducer"
-    actions   = ["s3:GetObject"]
+    sid       = "StressProducerArtifacts"
+    actions   = ["s3:GetObject", "s3:PutObject"]
     resources = ["${aws_s3_bucket.artifacts.arn}/stress-producer/*"]
   }
 

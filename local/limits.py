@@ -83,6 +83,9 @@ class Limit:
     def broker_started(self, broker_id: int, pid: int, replication_port: int) -> None:
         pass
 
+    def initial_brokers_started(self) -> None:
+        pass
+
     def teardown(self) -> None:
         pass
 
@@ -105,7 +108,11 @@ class NetLimit(Limit):
     rate_bytes_per_s: int
     direction: str = "ingress"
     burst_bytes: int = 256 * 1024
+    # Brokers started after setup (UpdateBrokerCount) begin with this much credit, like a newly
+    # launched instance's burst allowance: they copy their first partitions at full speed.
+    launch_burst_bytes: int = 0
     netns: str | None = None
+    _initial_done: bool = False
     _classes: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     controller_port: int | None = None
@@ -159,7 +166,7 @@ class NetLimit(Limit):
             minor = 10 + broker_id
             self._classes[broker_id] = minor
         rate = f"{self.rate_bytes_per_s * 8}bit"
-        burst = str(self.burst_bytes)
+        burst = str(max(self.burst_bytes, self.launch_burst_bytes) if self._initial_done else self.burst_bytes)
         classid = f"1:{minor:x}"
         # The loopback carries 64 KiB GSO segments: burst and quantum must exceed one of them.
         self._ns(
@@ -179,6 +186,10 @@ class NetLimit(Limit):
             self._ns("nft", "add", "rule", "ip", "mskah", "out", "ct", "state", "new", "meta", "skgid", gid,
                      *cond, "ct", "mark", "set", gid)
             self._ns("nft", "add", "rule", "ip", "mskah", "out", "ct", "mark", gid, "meta", "priority", "set", classid)
+
+    def initial_brokers_started(self) -> None:
+        """From now on new brokers get the launch burst."""
+        self._initial_done = True
 
     def set_rate(self, rate_bytes_per_s: int) -> None:
         """Change every broker's cap at run time."""
@@ -215,6 +226,7 @@ class NetLimit(Limit):
             "direction": self.direction,
             "netns": self.netns,
             "replication_bytes_per_s_per_broker": self.rate_bytes_per_s,
+            "launch_burst_bytes": self.launch_burst_bytes,
         }
 
 

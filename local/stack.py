@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             limit_value=args.limit, lambdas=lambdas, lambda_env=lenv,
             alarm=None if args.no_alarm else AlarmSpec(),
         )
-        with Stack(cfg) as stack:
+        with Stack(cfg):
             print(json.dumps(json.loads((state / "stack.json").read_text()), indent=2), flush=True)
             try:
                 while True:

@@ -55,6 +55,7 @@ def _short(ts: float) -> str:
 
 
 def _stat(values: list[float], stat: str) -> float:
+    values = [float(v) for v in values]
     s = stat.lower()
     if s == "maximum":
         return max(values)
@@ -318,7 +319,7 @@ class AlarmBridge:
                     v = eval_expression(target.expression, vals)
                 else:
                     v = vals.get(target.id)
-                out.append((t0, v, 1 if v is not None else 0))
+                out.append((t0, None if v is None else float(v), 1 if v is not None else 0))
             return out, period, None
         dims = {d.name: d.value for d in alarm.dimensions}
         stat = alarm.statistic or "Average"

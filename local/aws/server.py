@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import urllib.request
 from dataclasses import asdict
 from pathlib import Path
@@ -93,7 +92,6 @@ class Emulator:
                 limit=limit,
                 supervisor=self.sup,
             )
-            self.sup.add_cleanup("kafka", self.cluster.stop)
             self.cluster.start()
             self.msk = msk_mod.LocalMsk(
                 self.cluster, name=k.cluster_name, region=cfg.region, account_id=cfg.account_id,

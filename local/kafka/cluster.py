@@ -198,8 +198,11 @@ class KafkaCluster(KafkaTools):
         self.cluster_id = _kafka_uuid()
         self.libs = kafka_libs()
         self.version = self.libs.parent.name
-        self._own_supervisor = supervisor is None
-        self.supervisor = supervisor or Supervisor(self.state_dir / "run")
+        # Our own supervisor (so stop() can stop brokers in parallel), recording pid files where the
+        # caller's does; the caller's supervisor stops the whole cluster through stop().
+        self.supervisor = Supervisor(supervisor.run_dir if supervisor and supervisor.run_dir else self.state_dir / "run")
+        if supervisor is not None:
+            supervisor.add_cleanup("kafka-cluster", self.stop)
         self.controller = Node(CONTROLLER_ID, "controller", free_port())
         self.brokers: list[Node] = []
         self._procs: dict[int, ManagedProcess] = {}
@@ -221,6 +224,7 @@ class KafkaCluster(KafkaTools):
             self._start_controller()
             self._wait_ready(self.controller, deadline)
             ids = self.add_brokers(self.config.brokers)
+            self.limit.initial_brokers_started()
             self._started = True
             self.wait_for_brokers(ids, max(1.0, deadline - time.monotonic()))
         except BaseException:
@@ -256,8 +260,7 @@ class KafkaCluster(KafkaTools):
             p.stop(0.1)
         if ctrl is not None:
             ctrl.stop(timeout)
-        if self._own_supervisor:
-            self.supervisor.close()
+        self.supervisor.close()
         self.limit.teardown()
         self._write_state()
 

@@ -22,7 +22,7 @@ stamp_write() {
   cat "$@" 2>/dev/null | sha256sum | cut -c1-16 > "$STAMPS/$name"
 }
 
-APT_PACKAGES=(cmake libcurl4-openssl-dev iproute2 chromium chromium-driver fonts-dejavu-core patch shellcheck)
+APT_PACKAGES=(cmake libcurl4-openssl-dev iproute2 chromium chromium-driver fonts-dejavu-core patch shellcheck nftables)
 
 setup_apt() {
   local missing=()

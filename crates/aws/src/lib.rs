@@ -1,11 +1,13 @@
 //! The AWS side of msk-autoheal: narrow ports the use cases depend on, their SDK adapters, one
 //! classified error type, and the SDK configuration every binary loads once.
 
+pub mod callbacks;
 pub mod cloudwatch;
 pub mod error;
 pub mod kafka;
 pub mod ports;
 pub mod sdk;
+pub mod secrets;
 pub mod sfn;
 pub mod sns;
 

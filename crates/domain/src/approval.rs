@@ -11,7 +11,7 @@ mod prices;
 pub use email::{ApprovalEmail, EmailText, PlanSummary, human_bytes, human_duration};
 pub use link::{
     Action, BaseUrl, Decision, ExecutionName, KeyError, Link, LinkError, LinkSubject, MAX_NOTE_CHARS,
-    MAX_VALIDITY_SECONDS, MIN_KEY_BYTES, SigningKey, TaskToken, clean_note,
+    MAX_VALIDITY_SECONDS, MIN_KEY_BYTES, SigningKey, TaskToken, clean_note, parse_urlencoded,
 };
 pub use page::{DecisionPage, Page, html_escape};
 pub use prices::{

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
@@ -425,6 +425,20 @@ pub fn clean_note(note: &str) -> Option<String> {
     (!cut.is_empty()).then_some(cut)
 }
 
+/// Decodes `application/x-www-form-urlencoded` text (a form's POST body, a raw query string): `+` is
+/// a space, `%XX` a byte; pairs that are not UTF-8 after decoding are dropped, so a link with such a
+/// value fails as incomplete rather than as something else.
+pub fn parse_urlencoded(text: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned()).ok();
+    text.split('&')
+        .filter(|kv| !kv.is_empty())
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
 /// Bounded, printable echo of a bad value for an error message.
 fn shown(s: &str) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(60).collect();
@@ -437,7 +451,6 @@ fn shown(s: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use percent_encoding::percent_decode_str;
     use proptest::prelude::*;
 
     pub fn key() -> SigningKey {
@@ -465,14 +478,20 @@ pub(crate) mod tests {
 
     /// Splits a URL's query the way a server does (percent-decoding, `+` as space).
     pub fn query_of(url: &str) -> Vec<(String, String)> {
-        let q = url.split_once('?').unwrap().1;
-        q.split('&')
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap();
-                let dec = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8().unwrap().into_owned();
-                (dec(k), dec(v))
-            })
-            .collect()
+        parse_urlencoded(url.split_once('?').unwrap().1)
+    }
+
+    #[test]
+    fn form_bodies_decode_like_browsers_encode() {
+        assert_eq!(
+            parse_urlencoded("note=looks+good%21&token=a%2Bb%2F%3D&empty=&flag&bad=%FF"),
+            vec![
+                ("note".into(), "looks good!".into()),
+                ("token".into(), "a+b/=".into()),
+                ("empty".into(), String::new()),
+                ("flag".into(), String::new()),
+            ]
+        );
     }
 
     fn verify(params: &[(String, String)], now: &str) -> Result<Link, LinkError> {

@@ -6,6 +6,7 @@ mod error;
 mod fix;
 mod incident;
 mod monitor;
+mod plan;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -27,6 +28,8 @@ enum Command {
     Monitor(monitor::Args),
     /// The fix (add brokers, then move partitions) as AWS CLI, Terraform, Pulumi, CloudFormation or Kafka CLI.
     Fix(fix::Args),
+    /// Plan a partition reassignment with the fewest replica moves (writes --execute JSON).
+    Plan(plan::Args),
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Detect(args) => block_on(detect::run(args)),
         Command::Monitor(args) => monitor::run(args),
         Command::Fix(args) => fix::run(args),
+        Command::Plan(args) => plan::run(args),
     }
 }
 

@@ -137,6 +137,9 @@ pub struct PlanReport {
     /// False when racks of unequal sizes make replica spread ≤ 1 impossible.
     pub balanced_targets_feasible: bool,
     pub under_replicated_partitions: usize,
+    /// Partitions a `--describe` capture shows without a leader (offline): a reassignment cannot
+    /// copy them until the leader is back.
+    pub leaderless_partitions: usize,
     pub throttle_bytes_per_sec: Option<u64>,
     /// Σ over stages of max over brokers of bytes in or out / throttle (needs sizes and throttle).
     pub eta_seconds: Option<f64>,
@@ -435,6 +438,7 @@ fn assemble(
         rack_spread_worsened: rack_worse,
         balanced_targets_feasible: tg.balanced,
         under_replicated_partitions: a.under_replicated().count(),
+        leaderless_partitions: a.partitions.iter().filter(|p| p.isr.is_some() && p.leader.is_none()).count(),
         throttle_bytes_per_sec: req.throttle,
         eta_seconds,
         broker_details,

@@ -106,3 +106,26 @@ fn the_plan_for_the_captured_cluster_beats_kafkas_own_proposal() {
     let g = plan(&current, &PlanRequest { strategy: Strategy::KafkaGenerate, seed: 1, ..req }).unwrap();
     assert!(g.report.moves >= r.moves);
 }
+
+/// Real Kafka 3.6.2 captures recorded for the workflow's parsers (tests/fixtures/kafka): the 3.x
+/// describe layout and log-dirs, read by the same API.
+#[test]
+fn real_kafka_3_6_captures_read_and_plan() {
+    let read = |name: &str| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kafka").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    for version in ["3.6.2", "4.1.2"] {
+        let a = parse_assignment(&read(&format!("topics-describe-4-brokers-{version}.txt"))).unwrap();
+        let want = if version == "3.6.2" { SourceFormat::DescribeV3 } else { SourceFormat::DescribeV4 };
+        assert_eq!(a.source, want, "{version}");
+        let sizes = parse_log_dirs(&read(&format!("log-dirs-describe-{version}.txt"))).unwrap().partition_sizes().unwrap();
+        assert!(a.partitions.iter().all(|p| sizes.contains_key(&p.tp)), "{version}: every partition has a size");
+        let req = PlanRequest { brokers: vec![1, 2, 3, 4], racks: Some(racks()), sizes: Some(sizes), ..Default::default() };
+        let p = plan(&a, &req).unwrap();
+        assert_eq!(p.report.moves, p.report.lower_bound, "{version}");
+        assert!(p.report.proven_optimal);
+        let after = parse_assignment(&read(&format!("topics-describe-after-{version}.txt"))).unwrap();
+        assert_eq!(after.partitions.len(), a.partitions.len());
+    }
+}

@@ -31,34 +31,44 @@ log = logging.getLogger("local.capacity")
 
 
 def minimal_balanced_plan(snap: Snapshot, topic: str, brokers: list[int], racks: dict[int, str]) -> dict[int, list[int]]:
-    """Move as few replicas as possible so every broker holds the same number (±1), keeping each
-    partition's replicas on distinct racks, and move out-of-sync replicas first: a reassignment
-    completes only when every target replica is in the ISR, so a plan that keeps a lagging follower
-    waits for it to catch up, which under overload it never does (measured: local/README.md).
-    Only for this experiment; the product's planner is crates/planner."""
+    """Move as few replicas as possible so every broker holds the same number of replicas (±1) AND
+    leads the same number of partitions (±1), keeping each partition's replicas on distinct racks.
+
+    Leadership matters as much as replicas under a follower-side limit: a broker that only follows
+    carries as much replication as an old broker did. A replaced leader's replacement goes first in
+    the list, so a preferred leader election hands it the leadership. Out-of-sync replicas move
+    first: a reassignment completes only when every target replica is in the ISR, so keeping a
+    lagging replica blocks it (measured: local/README.md). Only for this experiment; the product's
+    planner is crates/planner."""
     parts = {p.partition: p for p in snap.topic(topic)}
     reps = {pid: list(p.replicas) for pid, p in parts.items()}
+    n = len(brokers)
     total = sum(len(r) for r in reps.values())
-    target = {b: total // len(brokers) + (1 if i < total % len(brokers) else 0) for i, b in enumerate(sorted(brokers))}
+    want_reps = {b: total // n + (1 if i < total % n else 0) for i, b in enumerate(sorted(brokers))}
+    want_lead = {b: len(reps) // n + (1 if i < len(reps) % n else 0) for i, b in enumerate(sorted(brokers))}
     load = Counter({b: 0 for b in brokers})
+    lead = Counter({b: 0 for b in brokers})
     for r in reps.values():
         load.update(r)
+        lead[r[0]] += 1
     plan: dict[int, list[int]] = {}
-    # candidates: (in-sync?, partition, index) - lagging replicas sort first
     cands = sorted(
-        ((old in parts[pid].isr, pid, i) for pid, r in reps.items() for i, old in enumerate(r)),
+        (old in parts[pid].isr, pid, i) for pid, r in reps.items() for i, old in enumerate(r)
     )
-    moved: set[int] = set()
     for _in_sync, pid, i in cands:
-        if pid in moved:
+        if pid in plan:
             continue
         cur = reps[pid]
         old = cur[i]
-        if load[old] <= target[old]:
+        if load[old] <= want_reps[old]:
+            continue
+        is_lead = i == 0
+        if is_lead and lead[old] <= want_lead[old]:
             continue
         new = next(
-            (b for b in sorted(brokers, key=lambda b: load[b])
-             if load[b] < target[b] and b not in cur and racks.get(b) == racks.get(old)),
+            (b for b in sorted(brokers, key=lambda b: (load[b], lead[b]))
+             if load[b] < want_reps[b] and b not in cur and racks.get(b) == racks.get(old)
+             and (not is_lead or lead[b] < want_lead[b])),
             None,
         )
         if new is None:
@@ -66,8 +76,10 @@ def minimal_balanced_plan(snap: Snapshot, topic: str, brokers: list[int], racks:
         reps[pid] = cur[:i] + [new] + cur[i + 1 :]
         load[old] -= 1
         load[new] += 1
+        if is_lead:
+            lead[old] -= 1
+            lead[new] += 1
         plan[pid] = reps[pid]
-        moved.add(pid)
     return plan
 
 
@@ -176,6 +188,9 @@ def run(args: argparse.Namespace) -> dict:
             result["moves"] += len(batch)
             if result.get("reassignment_timed_out"):
                 break
+            # Hand leadership to the preferred (first) replicas, as the product's workflow must.
+            cluster.tool("kafka-leader-election.sh", "--bootstrap-server", cluster.bootstrap_servers,
+                         "--election-type", "preferred", "--all-topic-partitions", check=False)
         result["reassign_s"] = round(time.monotonic() - t_move, 1)
         t_heal = time.monotonic()
         healed_at = None

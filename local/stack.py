@@ -72,6 +72,7 @@ class StackConfig:
     limit_kind: str = "net"
     limit_value: float = 1_000_000
     limit_direction: str = "ingress"
+    limit_launch_burst_bytes: int = 64_000_000
     replica_lag_time_max_ms: int = 2000
     update_min_seconds: float = 5.0
     max_brokers: int = 6
@@ -157,7 +158,8 @@ class Stack:
                 cluster_name=cfg.cluster_name,
                 brokers=cfg.brokers,
                 racks=list(cfg.racks),
-                limit=LimitConfig(kind=cfg.limit_kind, value=cfg.limit_value, direction=cfg.limit_direction),
+                limit=LimitConfig(kind=cfg.limit_kind, value=cfg.limit_value, direction=cfg.limit_direction,
+                                  launch_burst_bytes=cfg.limit_launch_burst_bytes),
                 replica_lag_time_max_ms=cfg.replica_lag_time_max_ms,
                 update_min_seconds=cfg.update_min_seconds,
                 max_brokers=cfg.max_brokers,

@@ -50,6 +50,11 @@ def cw_time(ts: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 
+def _epoch(dt: datetime) -> float:
+    """Seconds since the epoch of a moto timestamp (moto keeps naive UTC datetimes)."""
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def _short(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%d/%m/%y %H:%M:%S")
 
@@ -254,7 +259,8 @@ class AlarmBridge:
         snap = self.metadata()
         if snap is None or not snap.ok:
             return {}
-        ts = datetime.fromtimestamp(now, timezone.utc)
+        # naive UTC, as moto stores the timestamps of PutMetricData (aware ones break its queries)
+        ts = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
         data = [
             {
                 "MetricName": METRIC,
@@ -286,7 +292,7 @@ class AlarmBridge:
                 continue
             if {x.name: x.value for x in d.dimensions} != dims:
                 continue
-            t = d.timestamp.timestamp()
+            t = _epoch(d.timestamp)
             if start <= t < end:
                 buckets.setdefault(int((t - start) // period), []).append(d.value)
         out = []
@@ -475,7 +481,7 @@ class AlarmBridge:
 
     def event(self, alarm: Any, previous: dict) -> dict:
         """The EventBridge event CloudWatch sends for this state change."""
-        now = alarm.state_updated_timestamp.timestamp()
+        now = _epoch(alarm.state_updated_timestamp)
         config: dict[str, Any] = {"metrics": self._metrics_config(alarm)}
         if alarm.description:
             config = {"description": alarm.description} | config
@@ -508,7 +514,7 @@ class AlarmBridge:
 
     def _action(self, alarm: Any, previous: dict, arn: str) -> Callable[[], dict]:
         """The alarm action `arn` for this change, ready to run (payload built now)."""
-        now = alarm.state_updated_timestamp.timestamp()
+        now = _epoch(alarm.state_updated_timestamp)
         if arn.startswith("arn:aws:sns:") and self.sns_publish is not None:
             trigger: dict[str, Any]
             if alarm.metric_data_queries:
@@ -529,7 +535,7 @@ class AlarmBridge:
             }
             message = {
                 "AlarmName": alarm.name, "AlarmDescription": alarm.description, "AWSAccountId": self.account_id,
-                "AlarmConfigurationUpdatedTimestamp": cw_time(alarm.configuration_updated_timestamp.timestamp()),
+                "AlarmConfigurationUpdatedTimestamp": cw_time(_epoch(alarm.configuration_updated_timestamp)),
                 "NewStateValue": alarm.state_value, "NewStateReason": alarm.state_reason,
                 "StateChangeTime": cw_time(now), "Region": "US East (N. Virginia)" if self.region == "us-east-1" else self.region,
                 "AlarmArn": alarm.alarm_arn, "OldStateValue": previous["value"], "OKActions": alarm.ok_actions,
@@ -577,7 +583,7 @@ def install(bridge: AlarmBridge) -> None:
         if alarm is not None:
             previous = {"value": alarm.state_value, "reason": alarm.state_reason,
                         "reason_data": alarm.state_reason_data,
-                        "timestamp": alarm.state_updated_timestamp.timestamp()}
+                        "timestamp": _epoch(alarm.state_updated_timestamp)}
         orig(self, alarm_name, reason, reason_data, state_value)
         if alarm is not None and previous is not None:
             bridge.on_state_change(alarm, previous)

@@ -16,6 +16,8 @@ class LimitConfig:
     # net: replication bytes/s per broker; cpu-*: CPU percent per broker
     value: float = 1_000_000
     direction: str = "ingress"  # net only
+    # net: credit of brokers added later (a newly launched instance's burst allowance)
+    launch_burst_bytes: int = 64_000_000
 
 
 @dataclass

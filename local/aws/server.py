@@ -31,9 +31,9 @@ from local.procs import Supervisor
 log = logging.getLogger("local.aws")
 
 
-def make_limit(kind: str, value: float, direction: str) -> Limit:
+def make_limit(kind: str, value: float, direction: str, launch_burst_bytes: int = 0) -> Limit:
     if kind == "net":
-        return NetLimit(rate_bytes_per_s=int(value), direction=direction)
+        return NetLimit(rate_bytes_per_s=int(value), direction=direction, launch_burst_bytes=launch_burst_bytes)
     if kind == "cpu-broker":
         return CpuLimit(quota_pct=value, scope="broker")
     if kind == "cpu-fetcher":
@@ -79,7 +79,7 @@ class Emulator:
 
         if cfg.start_kafka:
             k = cfg.kafka
-            limit = make_limit(k.limit.kind, k.limit.value, k.limit.direction)
+            limit = make_limit(k.limit.kind, k.limit.value, k.limit.direction, k.limit.launch_burst_bytes)
             self.cluster = KafkaCluster(
                 self.state / "kafka",
                 ClusterConfig(

@@ -61,7 +61,7 @@ def test_two_brokers_fall_behind_and_the_alarm_fires(stack, detector, tmp_path):
         alarm = cw.describe_alarms(AlarmNames=["demo-under-replicated"])["MetricAlarms"][0]
         assert alarm["StateValue"] == "ALARM"
         stats = cw.get_metric_statistics(
-            Namespace="AWS/Kafka", MetricName="UnderReplicatedPartitions", Statistic="Maximum", Period=10,
+            Namespace="AWS/Kafka", MetricName="UnderReplicatedPartitions", Statistics=["Maximum"], Period=10,
             Dimensions=[{"Name": "Cluster Name", "Value": "demo"}, {"Name": "Broker ID", "Value": str(lagging[0].leader)}],
             StartTime=time.time() - 300, EndTime=time.time() + 60,
         )["Datapoints"]

@@ -108,14 +108,29 @@ impl State<'_> {
         (pin_full, cat, std::cmp::Reverse(deficit), self.l.ids[u as usize])
     }
 
-    /// Best under-target broker that can take `p`'s replica from `b`.
+    /// Best under-target broker that can take `p`'s replica from `b`: rank the (few) candidates
+    /// first, then check feasibility in rank order, which usually stops at the first.
     fn best_dest(&self, p: usize, b: u32, under: &[u32]) -> Option<u32> {
-        under
-            .iter()
-            .copied()
-            .filter(|&u| self.c[u as usize] < self.t[u as usize])
-            .filter(|&u| !self.holds(p, u) && self.l.move_keeps_racks(p, b, u))
-            .min_by_key(|&u| self.dest_rank(p, b, u))
+        let mut ranked: [(u8, u8, std::cmp::Reverse<u64>, i32, u32); 64] = [(0, 0, std::cmp::Reverse(0), 0, 0); 64];
+        if under.len() > ranked.len() {
+            return under
+                .iter()
+                .copied()
+                .filter(|&u| self.c[u as usize] < self.t[u as usize])
+                .filter(|&u| !self.holds(p, u) && self.l.move_keeps_racks(p, b, u))
+                .min_by_key(|&u| self.dest_rank(p, b, u));
+        }
+        let mut n = 0;
+        for &u in under {
+            if self.c[u as usize] < self.t[u as usize] {
+                let (pin, cat, def, id) = self.dest_rank(p, b, u);
+                ranked[n] = (u8::from(pin), cat, def, id, u);
+                n += 1;
+            }
+        }
+        let ranked = &mut ranked[..n];
+        ranked.sort_unstable();
+        ranked.iter().map(|r| r.4).find(|&u| !self.holds(p, u) && self.l.move_keeps_racks(p, b, u))
     }
 }
 
@@ -209,29 +224,53 @@ fn spread_excess(st: &mut State<'_>, stats: &mut Stats) {
         // balance), then the smallest (fewest bytes), followers before leaders, partition order.
         let b = overs[i] as usize;
         let surplus_pins = st.pinned[b].saturating_sub(st.pin_cap) as usize;
+        if surplus_pins == 0 {
+            h.sort_unstable_by_key(|&(p, leader)| (size[p as usize], leader, p));
+            continue;
+        }
         let off = &st.l.off;
         let single = |p: u32| off[p as usize + 1] - off[p as usize] == 1;
-        h.sort_by_key(|&(p, leader)| (!single(p), size[p as usize], leader, p));
+        h.sort_unstable_by_key(|&(p, leader)| (!single(p), size[p as usize], leader, p));
         let pins = h.iter().take_while(|&&(p, _)| single(p)).count();
         // Only the surplus pins are urgent; the rest go back to the normal order.
-        let rest: Vec<(u32, bool)> = h.drain(surplus_pins.min(pins)..).collect();
-        let mut rest = rest;
-        rest.sort_by_key(|&(p, leader)| (size[p as usize], leader, p));
+        let mut rest: Vec<(u32, bool)> = h.drain(surplus_pins.min(pins)..).collect();
+        rest.sort_unstable_by_key(|&(p, leader)| (size[p as usize], leader, p));
         h.extend(rest);
     }
 
+    // Leadership to hand over later needs a new broker among the followers of the partitions a
+    // leader-heavy broker keeps leading. So, when bytes do not decide, an over broker first gives up
+    // replicas it follows in partitions still led by their original, leader-heavy leader.
+    let parts = st.l.partitions();
+    let orig_lead: Vec<u32> = (0..parts).map(|p| st.l.rep[st.l.off[p] as usize]).collect();
+    let mut leads = vec![0u64; n];
+    for &b in &orig_lead {
+        leads[b as usize] += 1;
+    }
+    let lead_cap = (parts as u64).div_ceil(st.l.m as u64);
+    let heavy: Vec<bool> = (0..n).map(|b| leads[b] > lead_cap).collect();
+    let passes: &[bool] = if st.l.size.iter().any(|&s| s > 0) { &[false] } else { &[true, false] };
+
     let mut stuck = Vec::new();
     for (i, &b) in overs.iter().enumerate() {
-        for &(p, _) in &held[i] {
-            if !st.over(b as usize) {
-                break;
-            }
-            let p = p as usize;
-            let Some(slot) = st.slot_of(p, b) else { continue };
-            if let Some(u) = st.best_dest(p, b, &under) {
-                st.apply(p, slot, u);
-                if st.c[u as usize] >= st.t[u as usize] {
-                    under.retain(|&x| x != u);
+        for &preferred_only in passes {
+            for &(p, leader) in &held[i] {
+                if !st.over(b as usize) {
+                    break;
+                }
+                let p = p as usize;
+                if preferred_only {
+                    let lead = st.l.rep[st.l.off[p] as usize];
+                    if leader || lead != orig_lead[p] || !heavy[lead as usize] {
+                        continue;
+                    }
+                }
+                let Some(slot) = st.slot_of(p, b) else { continue };
+                if let Some(u) = st.best_dest(p, b, &under) {
+                    st.apply(p, slot, u);
+                    if st.c[u as usize] >= st.t[u as usize] {
+                        under.retain(|&x| x != u);
+                    }
                 }
             }
         }

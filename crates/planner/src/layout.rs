@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+
 use crate::model::{Assignment, BrokerId, TopicPartition};
 
 /// Rack index of a broker without a rack (only unlisted brokers, which must be emptied).
@@ -37,11 +38,41 @@ impl Layout {
         let mut ids: Vec<BrokerId> = brokers.to_vec();
         ids.sort_unstable();
         let m = ids.len();
-        let listed: BTreeSet<BrokerId> = ids.iter().copied().collect();
-        let extra: BTreeSet<BrokerId> =
-            a.partitions.iter().flat_map(|p| p.replicas.iter().copied()).filter(|b| !listed.contains(b)).collect();
-        ids.extend(extra);
-        let index: HashMap<BrokerId, u32> = ids.iter().enumerate().map(|(i, b)| (*b, i as u32)).collect();
+        // Broker id → index through a dense table (ids are small integers in practice), so the
+        // per-replica lookups below are one array read; a map only for exotic ids.
+        let max_id = a.partitions.iter().flat_map(|p| p.replicas.iter()).chain(ids.iter()).copied().max().unwrap_or(0);
+        let min_id = a.partitions.iter().flat_map(|p| p.replicas.iter()).chain(ids.iter()).copied().min().unwrap_or(0);
+        let dense = min_id >= 0 && max_id < (1 << 20);
+        let mut table: Vec<u32> = if dense { vec![u32::MAX; max_id as usize + 1] } else { Vec::new() };
+        let mut map: HashMap<BrokerId, u32> = HashMap::new();
+        for (i, &b) in ids.iter().enumerate() {
+            if dense {
+                table[b as usize] = i as u32;
+            } else {
+                map.insert(b, i as u32);
+            }
+        }
+        let listed = |b: BrokerId, table: &[u32], map: &HashMap<BrokerId, u32>| {
+            if dense { table[b as usize] != u32::MAX } else { map.contains_key(&b) }
+        };
+        let mut extra: Vec<BrokerId> = Vec::new();
+        for p in &a.partitions {
+            for &b in &p.replicas {
+                if !listed(b, &table, &map) && !extra.contains(&b) {
+                    extra.push(b);
+                }
+            }
+        }
+        extra.sort_unstable();
+        for &b in &extra {
+            if dense {
+                table[b as usize] = ids.len() as u32;
+            } else {
+                map.insert(b, ids.len() as u32);
+            }
+            ids.push(b);
+        }
+        let index = |b: BrokerId| if dense { table[b as usize] } else { map[&b] };
 
         let (rack, rack_names, rack_size) = match racks {
             Some(map) if !map.is_empty() => {
@@ -68,7 +99,7 @@ impl Layout {
         let mut rep = Vec::with_capacity(a.replica_count());
         off.push(0u32);
         for p in &a.partitions {
-            rep.extend(p.replicas.iter().map(|b| index[b]));
+            rep.extend(p.replicas.iter().map(|&b| index(b)));
             off.push(rep.len() as u32);
         }
         let size = match sizes {
@@ -118,16 +149,22 @@ impl Layout {
 
     /// Distinct racks spanned by a replica list (brokers without a rack do not count).
     #[inline]
-    pub fn distinct_racks(&self, reps: impl Iterator<Item = u32> + Clone) -> usize {
+    pub fn distinct_racks(&self, reps: impl Iterator<Item = u32>) -> usize {
+        // Replica lists are short: a linear set in a small buffer beats any hashing.
+        let mut seen = [NO_RACK; 16];
         let mut n = 0;
-        for (i, b) in reps.clone().enumerate() {
+        let mut overflow: Vec<u32> = Vec::new();
+        for b in reps {
             let r = self.rack[b as usize];
-            if r == NO_RACK {
+            if r == NO_RACK || seen[..n.min(16)].contains(&r) || overflow.contains(&r) {
                 continue;
             }
-            if reps.clone().take(i).all(|x| self.rack[x as usize] != r) {
-                n += 1;
+            if n < 16 {
+                seen[n] = r;
+            } else {
+                overflow.push(r);
             }
+            n += 1;
         }
         n
     }

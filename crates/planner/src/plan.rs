@@ -296,6 +296,7 @@ fn assemble(
     let mut bytes_moved = 0u64;
     let mut changed = Vec::new();
     let mut change_list = Vec::new();
+    let mut involved: Vec<u32> = Vec::new();
     let mut rack_worse = 0usize;
     for p in 0..parts {
         let (old, new) = (before.replicas(p), after.replicas(p));
@@ -303,26 +304,30 @@ fn assemble(
             continue;
         }
         changed.push(p);
-        let added: Vec<u32> = new.iter().copied().filter(|b| !old.contains(b)).collect();
-        let removed: Vec<u32> = old.iter().copied().filter(|b| !new.contains(b)).collect();
-        moves += added.len() as u64;
-        bytes_moved += added.len() as u64 * before.size[p];
+        let start = involved.len() as u32;
+        let mut added = 0u64;
+        for &b in new.iter().filter(|b| !old.contains(b)) {
+            involved.push(b);
+            added += 1;
+        }
+        involved.extend(old.iter().copied().filter(|b| !new.contains(b)));
+        moves += added;
+        bytes_moved += added * before.size[p];
         if old[0] != new[0] {
             leader_changes += 1;
         }
         if before.k() > 0 && after.spread(p) < before.spread(p) {
             rack_worse += 1;
         }
-        let mut involved = added;
-        involved.extend(removed);
         change_list.push(Change {
             index: p,
-            involved,
+            start,
+            len: involved.len() as u32 - start,
             under_replicated: a.partitions[p].is_under_replicated(),
             bytes: before.size[p],
         });
     }
-    let stage_idx = stages::split(change_list, req.max_moves_per_broker, n);
+    let stage_idx = stages::split(change_list, &involved, req.max_moves_per_broker, n);
 
     let counts = |l: &Layout| {
         let mut rep = vec![0u64; n];
@@ -357,9 +362,7 @@ fn assemble(
                 let (old, new) = (before.replicas(p), after.replicas(p));
                 let live_leader = a.partitions[p]
                     .leader
-                    .and_then(|id| before.ids.iter().position(|&x| x == id))
-                    .map(|i| i as u32)
-                    .filter(|b| old.contains(b))
+                    .and_then(|id| old.iter().copied().find(|&b| before.ids[b as usize] == id))
                     .unwrap_or(old[0]);
                 for &b in new.iter().filter(|b| !old.contains(b)) {
                     smoves += 1;

@@ -8,14 +8,16 @@
 /// One changed partition as the stager sees it.
 pub(crate) struct Change {
     pub index: usize,
-    /// Brokers gaining or losing a replica (each counts as one movement).
-    pub involved: Vec<u32>,
+    /// `involved[start..start + len]` of the shared list: brokers gaining or losing a replica
+    /// (each counts as one movement).
+    pub start: u32,
+    pub len: u32,
     pub under_replicated: bool,
     pub bytes: u64,
 }
 
 /// Stages of partition indices, in order. `k = None`: one stage.
-pub(crate) fn split(mut changes: Vec<Change>, k: Option<u32>, n_brokers: usize) -> Vec<Vec<usize>> {
+pub(crate) fn split(mut changes: Vec<Change>, involved: &[u32], k: Option<u32>, n_brokers: usize) -> Vec<Vec<usize>> {
     if changes.is_empty() {
         return Vec::new();
     }
@@ -29,7 +31,7 @@ pub(crate) fn split(mut changes: Vec<Change>, k: Option<u32>, n_brokers: usize) 
     changes.sort_by(|a, b| {
         a.under_replicated
             .cmp(&b.under_replicated)
-            .then(b.involved.len().cmp(&a.involved.len()))
+            .then(b.len.cmp(&a.len))
             .then(b.bytes.cmp(&a.bytes))
             .then(a.index.cmp(&b.index))
     });
@@ -40,7 +42,8 @@ pub(crate) fn split(mut changes: Vec<Change>, k: Option<u32>, n_brokers: usize) 
     let mut next_free = vec![0usize; n_brokers];
     let mut in_urp_group = false;
     for c in &changes {
-        if c.involved.is_empty() {
+        let inv = &involved[c.start as usize..(c.start + c.len) as usize];
+        if inv.is_empty() {
             reorder_only.push(c.index);
             continue;
         }
@@ -50,19 +53,19 @@ pub(crate) fn split(mut changes: Vec<Change>, k: Option<u32>, n_brokers: usize) 
             group_start = stages.len();
             next_free.iter_mut().for_each(|x| *x = group_start);
         }
-        let mut s = c.involved.iter().map(|&b| next_free[b as usize]).max().unwrap_or(group_start).max(group_start);
+        let mut s = inv.iter().map(|&b| next_free[b as usize]).max().unwrap_or(group_start).max(group_start);
         loop {
             while s >= stages.len() {
                 stages.push(Vec::new());
                 count.push(vec![0; n_brokers]);
             }
-            if c.involved.iter().all(|&b| count[s][b as usize] < k) {
+            if inv.iter().all(|&b| count[s][b as usize] < k) {
                 break;
             }
             s += 1;
         }
         stages[s].push(c.index);
-        for &b in &c.involved {
+        for &b in inv {
             count[s][b as usize] += 1;
             let nf = &mut next_free[b as usize];
             while *nf < count.len() && count[*nf][b as usize] >= k {

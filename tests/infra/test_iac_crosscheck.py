@@ -76,7 +76,8 @@ def test_every_lambda_task_of_the_asl_invokes_a_function_of_the_template(tpl) ->
 
 # Configuration reads in a function package (autoheal_lambda::env helpers or std::env::var).
 _ENV_READ = re.compile(
-    r'\b(?:required|optional|parsed_or|parsed|var|var_os)\s*(?:::<[^>]*>)?\(\s*(?:&?[a-z_]\w*\s*,\s*)?"([A-Z][A-Z0-9_]{2,})"'
+    r'\b(?:required|optional|parsed_or|parsed|validated|var|var_os)\s*(?:::<[^>]*>)?'
+    r'\(\s*(?:&?[A-Za-z_][\w:]*\s*,\s*)?"([A-Z][A-Z0-9_]{2,})"'
 )
 
 
@@ -94,9 +95,13 @@ def test_every_function_is_given_exactly_the_environment_it_reads(functions) -> 
     checked = 0
     for lid, fn in functions.items():
         name = iac_tools.binary_of(fn)
-        if name not in packages:
-            continue  # reported by the workspace cross-check above
-        read = env_vars_read(Path(packages[name]["manifest_path"]).parent)
+        if name in packages:
+            package_dir = Path(packages[name]["manifest_path"]).parent
+        elif (iac_tools.FUNCTIONS / name / "src").is_dir():
+            package_dir = iac_tools.FUNCTIONS / name  # not a workspace member yet: reported above
+        else:
+            continue  # no package at all: reported by the workspace cross-check above
+        read = env_vars_read(package_dir)
         given = set(((fn["Properties"].get("Environment") or {}).get("Variables")) or {})
         assert given == read, (
             f"{name}: template.yaml sets {sorted(given - read)} that the function never reads, "
@@ -111,6 +116,23 @@ def test_env_var_extraction_sees_the_helpers_and_std_env(tmp_path: Path) -> None
     (tmp_path / "src" / "lib.rs").write_text(
         'let a = required(src, "STATE_MACHINE_ARN")?;\nlet b = parsed_or::<Mode>(src, "MODE", d)?;\n'
         'let c = std::env::var("PLAN_BUCKET");\nlet d = optional(&env, "TOPIC_ARN");\n'
-        'let r = std::env::var("AWS_REGION");\n#[cfg(test)]\nmod t { fn f() { required(s, "ONLY_IN_TESTS"); } }\n'
+        'let r = std::env::var("AWS_REGION");\nlet t = required(&ProcessEnv, "TOPIC_ARN_2")?;\n'
+        'let v = validated::<u32>(src, "MAX_MOVES", optional(src, "MAX_MOVES"))?;\n#[cfg(test)]\nmod t { fn f() { required(s, "ONLY_IN_TESTS"); } }\n'
     )
-    assert env_vars_read(tmp_path) == {"STATE_MACHINE_ARN", "MODE", "PLAN_BUCKET", "TOPIC_ARN"}
+    assert env_vars_read(tmp_path) == {"STATE_MACHINE_ARN", "MODE", "PLAN_BUCKET", "TOPIC_ARN", "TOPIC_ARN_2", "MAX_MOVES"}
+
+
+def test_every_function_times_out_before_the_task_that_invokes_it(tpl, functions) -> None:
+    """A Lambda slower than its Task's TimeoutSeconds would surface as States.Timeout with the
+    function still running; its own timeout must come first."""
+    asl = json.loads(_asl_text())
+    subs = tpl["Resources"]["RemediationStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    for name, state in _walk_states(asl["States"]):
+        fn = ((state.get("Parameters") or {}).get("FunctionName") or "") if state.get("Type") == "Task" else ""
+        if not fn.startswith("${"):
+            continue
+        lid = subs[fn[2:-1]]["Fn::GetAtt"][0]
+        timeout = functions[lid]["Properties"]["Timeout"]
+        assert timeout < state["TimeoutSeconds"], (
+            f"state {name}: {lid} Timeout {timeout}s is not below the Task's TimeoutSeconds {state['TimeoutSeconds']}s"
+        )

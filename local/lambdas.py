@@ -105,7 +105,10 @@ class LambdaWatch:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.state_dir / "lambda.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
-        argv = cargo_lambda() + ["watch", "-A", "127.0.0.1", "-P", str(self.port), "--env-file", str(env_file)]
+        # --ignore-changes: the functions are built once; without it watch recompiles and restarts
+        # them on every file written anywhere in the repo (logs, .git, other work), dropping invokes.
+        argv = cargo_lambda() + ["watch", "--ignore-changes", "-A", "127.0.0.1", "-P", str(self.port),
+                                 "--env-file", str(env_file)]
         if self.release:
             argv.append("--release")
         self.proc = self.supervisor.spawn(

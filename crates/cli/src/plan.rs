@@ -73,8 +73,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let brokers = parse_brokers(&args.brokers)?;
     let racks = args.racks.as_deref().map(parse_racks).transpose()?;
     let text = read_input_file(&args.assignment)?;
-    let assignment = formats::parse_assignment(&text)
-        .map_err(|e| CliError::input(format!("{}: {e}", args.assignment.display())))?;
+    let assignment =
+        formats::parse_assignment(&text).map_err(|e| CliError::input(format!("{}: {e}", args.assignment.display())))?;
     let (sizes, sizes_missing) = match &args.sizes {
         Some(path) => {
             let text = read_input_file(path)?;
@@ -117,7 +117,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
     for (path, _) in &files {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !dir.is_dir() {
-            return Err(CliError::input(format!("cannot write {}: {} is not a directory", path.display(), dir.display())));
+            return Err(CliError::input(format!(
+                "cannot write {}: {} is not a directory",
+                path.display(),
+                dir.display()
+            )));
         }
     }
     for (path, body) in &files {
@@ -163,9 +167,8 @@ fn parse_brokers(s: &str) -> Result<Vec<BrokerId>, CliError> {
 fn parse_racks(s: &str) -> Result<BTreeMap<BrokerId, String>, CliError> {
     let mut out = BTreeMap::new();
     for item in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let (b, r) = item
-            .split_once('=')
-            .ok_or_else(|| CliError::input(format!("--racks: {item:?} is not ID=RACK")))?;
+        let (b, r) =
+            item.split_once('=').ok_or_else(|| CliError::input(format!("--racks: {item:?} is not ID=RACK")))?;
         let b: BrokerId =
             b.trim().parse().map_err(|_| CliError::input(format!("--racks: {:?} is not a broker id", b.trim())))?;
         let r = r.trim();
@@ -203,12 +206,10 @@ fn write_whole(path: &Path, body: &str) -> Result<(), CliError> {
         path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
         std::process::id()
     ));
-    std::fs::write(&tmp, format!("{body}\n"))
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            CliError::failed(format!("cannot write {}: {e}", path.display()))
-        })
+    std::fs::write(&tmp, format!("{body}\n")).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::failed(format!("cannot write {}: {e}", path.display()))
+    })
 }
 
 fn bytes(n: u64) -> String {
@@ -273,7 +274,8 @@ fn table(plan: &Plan, args: &Args, stage_files: &[PathBuf], sizes_missing: usize
     }
     let leaderless = plan.report.leaderless_partitions;
     if leaderless > 0 {
-        let _ = writeln!(o, "warning: {leaderless} partitions have no leader; their moves complete only once it is back");
+        let _ =
+            writeln!(o, "warning: {leaderless} partitions have no leader; their moves complete only once it is back");
     }
     if sizes_missing > 0 {
         let _ = writeln!(o, "warning: {sizes_missing} partitions have no size in --sizes (counted as 0 bytes)");
@@ -306,7 +308,12 @@ fn table(plan: &Plan, args: &Args, stage_files: &[PathBuf], sizes_missing: usize
     }
     let _ = writeln!(o);
     if !stage_files.is_empty() {
-        let _ = writeln!(o, "{} stages (at most {} movements per broker each):", r.stages.len(), args.max_moves_per_broker.unwrap_or(0));
+        let _ = writeln!(
+            o,
+            "{} stages (at most {} movements per broker each):",
+            r.stages.len(),
+            args.max_moves_per_broker.unwrap_or(0)
+        );
         for (s, path) in r.stages.iter().zip(stage_files) {
             let _ = writeln!(
                 o,

@@ -82,7 +82,10 @@ fn plans_the_captured_cluster_and_writes_execute_input() {
     let entries = plan_json["partitions"].as_array().unwrap();
     assert_eq!(entries.len() as u64, s["changed_partitions"].as_u64().unwrap());
     for e in entries {
-        let tp = autoheal_planner::TopicPartition::new(e["topic"].as_str().unwrap(), e["partition"].as_u64().unwrap() as u32);
+        let tp = autoheal_planner::TopicPartition::new(
+            e["topic"].as_str().unwrap(),
+            e["partition"].as_u64().unwrap() as u32,
+        );
         let old = &current.partitions.iter().find(|p| p.tp == tp).unwrap().replicas;
         let new: Vec<i32> = e["replicas"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as i32).collect();
         assert_ne!(&new, old, "{tp} is listed but unchanged");
@@ -94,8 +97,12 @@ fn plans_the_captured_cluster_and_writes_execute_input() {
     assert_eq!(rb_entries.len(), entries.len());
     for (e, r) in entries.iter().zip(rb_entries) {
         assert_eq!((&e["topic"], &e["partition"]), (&r["topic"], &r["partition"]));
-        let tp = autoheal_planner::TopicPartition::new(r["topic"].as_str().unwrap(), r["partition"].as_u64().unwrap() as u32);
-        let old: Vec<Value> = current.partitions.iter().find(|p| p.tp == tp).unwrap().replicas.iter().map(|&b| b.into()).collect();
+        let tp = autoheal_planner::TopicPartition::new(
+            r["topic"].as_str().unwrap(),
+            r["partition"].as_u64().unwrap() as u32,
+        );
+        let old: Vec<Value> =
+            current.partitions.iter().find(|p| p.tp == tp).unwrap().replicas.iter().map(|&b| b.into()).collect();
         assert_eq!(r["replicas"].as_array().unwrap(), &old);
     }
     // Same input, same bytes out.
@@ -153,7 +160,9 @@ fn stages_and_under_replicated_partitions_last() {
     // must not come after any of them.
     let stages: Vec<Value> = files.iter().map(|f| read_json(Path::new(f.as_str().unwrap()))).collect();
     let stage_of = |topic: &str, p: u64| {
-        stages.iter().position(|st| st["partitions"].as_array().unwrap().iter().any(|e| e["topic"] == topic && e["partition"] == p))
+        stages.iter().position(|st| {
+            st["partitions"].as_array().unwrap().iter().any(|e| e["topic"] == topic && e["partition"] == p)
+        })
     };
     if let Some(h) = stage_of("audit-log", 1) {
         let urp_first = (0..6).filter_map(|p| stage_of("orders", p)).min().unwrap();
@@ -195,7 +204,11 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     let d = tmp("bad");
     let out = d.join("plan.json");
     let malformed = d.join("malformed.json");
-    std::fs::write(&malformed, "{\"version\":1,\n\"partitions\":[{\"topic\":\"a\",\"partition\":0,\"replicas\":[1,]}]}\n").unwrap();
+    std::fs::write(
+        &malformed,
+        "{\"version\":1,\n\"partitions\":[{\"topic\":\"a\",\"partition\":0,\"replicas\":[1,]}]}\n",
+    )
+    .unwrap();
     let twice = d.join("twice.json");
     std::fs::write(
         &twice,
@@ -215,10 +228,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         (vec!["--assignment", d4, "--brokers", "1,2,x"], "\"x\" is not a broker id"),
         (vec!["--assignment", d4, "--brokers", "1,2,3,4", "--max-moves-per-broker", "0"], "at least 1"),
         (vec!["--assignment", "/nonexistent/file", "--brokers", "1,2"], "cannot read /nonexistent/file"),
-        (
-            vec!["--assignment", reassigning.to_str().unwrap(), "--brokers", "1,2,3,4"],
-            "orders-1 is being reassigned",
-        ),
+        (vec!["--assignment", reassigning.to_str().unwrap(), "--brokers", "1,2,3,4"], "orders-1 is being reassigned"),
     ];
     for (args, want) in cases {
         let mut full = args.clone();

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use autoheal_planner::generate::{JavaRandom, assign_replicas_to_brokers};
-use autoheal_planner::{Assignment, BrokerId, PartitionState, PlanReport, PlanRequest, SourceFormat, Strategy, TopicPartition, plan};
+use autoheal_planner::{
+    Assignment, BrokerId, PartitionState, PlanReport, PlanRequest, SourceFormat, Strategy, TopicPartition, plan,
+};
 
 /// SplitMix64: a tiny deterministic generator for the scenario data (not for planning).
 struct Rng(u64);
@@ -175,7 +177,9 @@ fn timed(a: &Assignment, req: &PlanRequest, runs: usize) -> (PlanReport, f64, f6
 fn mean(rows: &[Row]) -> Row {
     let n = rows.len() as f64;
     let avg = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
-    let avg_opt = |f: &dyn Fn(&Row) -> Option<f64>| rows[0..1].iter().all(|r| f(r).is_some()).then(|| rows.iter().map(|r| f(r).unwrap()).sum::<f64>() / n);
+    let avg_opt = |f: &dyn Fn(&Row) -> Option<f64>| {
+        rows[0..1].iter().all(|r| f(r).is_some()).then(|| rows.iter().map(|r| f(r).unwrap()).sum::<f64>() / n)
+    };
     Row {
         moves: avg(&|r| r.moves),
         lower_bound: avg(&|r| r.lower_bound),
@@ -212,14 +216,78 @@ fn main() {
 
     let mut rng = Rng(7);
     let scenarios = vec![
-        Scenario { name: "2→4, 2 AZs, RF 2 (the demo: 12-partition topic + 50 offsets partitions)", old: 2, new: 4, azs: 2, topics: vec![(12, 2), (50, 2)], zipf: false, skewed: false },
-        Scenario { name: "3→6, 3 AZs, RF 3", old: 3, new: 6, azs: 3, topics: topics(&mut rng, 2_000, |_| 3), zipf: false, skewed: false },
-        Scenario { name: "4→8, 2 AZs, RF 3", old: 4, new: 8, azs: 2, topics: topics(&mut rng, 2_000, |_| 3), zipf: false, skewed: false },
-        Scenario { name: "6→9, 3 AZs, RF 3, Zipf sizes", old: 6, new: 9, azs: 3, topics: topics(&mut rng, 3_000, |_| 3), zipf: true, skewed: false },
-        Scenario { name: "3→6, 3 AZs, mixed RF 1/2/3", old: 3, new: 6, azs: 3, topics: topics(&mut rng, 3_000, |r| 1 + r.below(3) as usize), zipf: false, skewed: false },
-        Scenario { name: "3→6, no racks, skewed start (60% on broker 1)", old: 3, new: 6, azs: 0, topics: topics(&mut rng, 3_000, |_| 2), zipf: false, skewed: true },
-        Scenario { name: "12→24, 3 AZs, RF 3 (~135k replicas)", old: 12, new: 24, azs: 3, topics: topics(&mut rng, 45_000, |_| 3), zipf: false, skewed: false },
-        Scenario { name: "30→45, 3 AZs, RF 3 (≥1,000,000 replicas)", old: 30, new: 45, azs: 3, topics: topics(&mut rng, 333_334, |_| 3), zipf: false, skewed: false },
+        Scenario {
+            name: "2→4, 2 AZs, RF 2 (the demo: 12-partition topic + 50 offsets partitions)",
+            old: 2,
+            new: 4,
+            azs: 2,
+            topics: vec![(12, 2), (50, 2)],
+            zipf: false,
+            skewed: false,
+        },
+        Scenario {
+            name: "3→6, 3 AZs, RF 3",
+            old: 3,
+            new: 6,
+            azs: 3,
+            topics: topics(&mut rng, 2_000, |_| 3),
+            zipf: false,
+            skewed: false,
+        },
+        Scenario {
+            name: "4→8, 2 AZs, RF 3",
+            old: 4,
+            new: 8,
+            azs: 2,
+            topics: topics(&mut rng, 2_000, |_| 3),
+            zipf: false,
+            skewed: false,
+        },
+        Scenario {
+            name: "6→9, 3 AZs, RF 3, Zipf sizes",
+            old: 6,
+            new: 9,
+            azs: 3,
+            topics: topics(&mut rng, 3_000, |_| 3),
+            zipf: true,
+            skewed: false,
+        },
+        Scenario {
+            name: "3→6, 3 AZs, mixed RF 1/2/3",
+            old: 3,
+            new: 6,
+            azs: 3,
+            topics: topics(&mut rng, 3_000, |r| 1 + r.below(3) as usize),
+            zipf: false,
+            skewed: false,
+        },
+        Scenario {
+            name: "3→6, no racks, skewed start (60% on broker 1)",
+            old: 3,
+            new: 6,
+            azs: 0,
+            topics: topics(&mut rng, 3_000, |_| 2),
+            zipf: false,
+            skewed: true,
+        },
+        Scenario {
+            name: "12→24, 3 AZs, RF 3 (~135k replicas)",
+            old: 12,
+            new: 24,
+            azs: 3,
+            topics: topics(&mut rng, 45_000, |_| 3),
+            zipf: false,
+            skewed: false,
+        },
+        Scenario {
+            name: "30→45, 3 AZs, RF 3 (≥1,000,000 replicas)",
+            old: 30,
+            new: 45,
+            azs: 3,
+            topics: topics(&mut rng, 333_334, |_| 3),
+            zipf: false,
+            skewed: false,
+        },
     ];
 
     let mut table = String::new();
@@ -235,7 +303,13 @@ fn main() {
             sizes,
             ..Default::default()
         };
-        let runs = if replicas > 500_000 { 5 } else if replicas > 50_000 { 7 } else { 11 };
+        let runs = if replicas > 500_000 {
+            5
+        } else if replicas > 50_000 {
+            7
+        } else {
+            11
+        };
         let (mr, mms, mwall) = timed(&a, &base, runs);
         let mine = row(&mr, mms, mwall);
         let gen_rows: Vec<Row> = (0..seeds)
@@ -281,9 +355,16 @@ fn main() {
 
     let machine = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_string)).unwrap_or_else(|| "?".into());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
     let section = format!(
         "## Planner\n\n\
          Generated by `cargo bench -p autoheal-planner --bench planner -- --write BENCHMARKS.md` \
@@ -319,5 +400,10 @@ fn replace_section(doc: &str, section: &str) -> String {
     };
     let rest = &doc[start + 1..];
     let end = rest.find("\n## ").map(|i| start + 1 + i + 1).unwrap_or(doc.len());
-    format!("{}{}{}", &doc[..start], section, if end < doc.len() { format!("\n{}", &doc[end..]) } else { String::new() })
+    format!(
+        "{}{}{}",
+        &doc[..start],
+        section,
+        if end < doc.len() { format!("\n{}", &doc[end..]) } else { String::new() }
+    )
 }

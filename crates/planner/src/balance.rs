@@ -180,9 +180,9 @@ fn repair_racks(st: &mut State<'_>, stats: &mut Stats) {
                     (st.l.rack[b] == NO_RACK, st.c[b] as i64 - st.t[b] as i64, s)
                 });
             let Some(src) = src else { break };
-            let dst = (0..st.l.m as u32)
-                .filter(|&u| rack_count(st.l.rack[u as usize]) == 0)
-                .max_by_key(|&u| (st.t[u as usize] as i64 - st.c[u as usize] as i64, std::cmp::Reverse(st.l.ids[u as usize])));
+            let dst = (0..st.l.m as u32).filter(|&u| rack_count(st.l.rack[u as usize]) == 0).max_by_key(|&u| {
+                (st.t[u as usize] as i64 - st.c[u as usize] as i64, std::cmp::Reverse(st.l.ids[u as usize]))
+            });
             let Some(dst) = dst else { break };
             st.apply(p, src, dst);
             stats.rack_repairs += 1;

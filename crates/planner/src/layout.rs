@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-
 use crate::model::{Assignment, BrokerId, TopicPartition};
 
 /// Rack index of a broker without a rack (only unlisted brokers, which must be emptied).

@@ -52,7 +52,7 @@ pub(crate) fn balance_leaders(l: &mut Layout, old_leader: &[u32]) -> LeaderResul
     // working targets below may differ when pins make balance impossible.
     let pure = targets(l, parts as u64, &keepable, &vec![0; n]);
     let lower_bound = forced + (0..m).map(|b| keepable[b].saturating_sub(pure[b])).sum::<u64>();
-    
+
     // Balanced means every broker ends with ⌊P/M⌋ or ⌈P/M⌉ leaders; which brokers take the
     // larger count is left open (Σ = P makes exactly P mod M of them do so). Pins can force a
     // broker higher, then its ceiling is its pin count.

@@ -110,8 +110,13 @@ impl Assignment {
 
     /// Every broker id that holds a replica.
     pub fn brokers(&self) -> Vec<BrokerId> {
-        let mut seen: Vec<BrokerId> =
-            self.partitions.iter().flat_map(|p| p.replicas.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
+        let mut seen: Vec<BrokerId> = self
+            .partitions
+            .iter()
+            .flat_map(|p| p.replicas.iter().copied())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         seen.sort_unstable();
         seen
     }

@@ -174,10 +174,8 @@ pub fn validate(a: &Assignment, req: &PlanRequest) -> Result<(), PlanError> {
         if let Some(b) = racks.keys().find(|b| !seen.contains(b)) {
             return Err(PlanError::UnknownRackBroker(*b));
         }
-        if !racks.is_empty() {
-            if let Some(b) = req.brokers.iter().find(|b| !racks.contains_key(b)) {
-                return Err(PlanError::MissingRack(*b));
-            }
+        if let Some(b) = req.brokers.iter().find(|b| !racks.is_empty() && !racks.contains_key(b)) {
+            return Err(PlanError::MissingRack(*b));
         }
     }
     if req.max_moves_per_broker == Some(0) {

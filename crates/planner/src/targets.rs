@@ -89,8 +89,7 @@ pub(crate) fn compute(l: &Layout, c: &[u64]) -> Targets {
 
     // Extra slots each rack must / may take.
     let lo: Vec<u64> = (0..k).map(|q| bounds[q].lo.saturating_sub(base[q])).collect();
-    let hi: Vec<u64> =
-        (0..k).map(|q| (l.rack_size[q] as u64).min(bounds[q].hi.saturating_sub(base[q]))).collect();
+    let hi: Vec<u64> = (0..k).map(|q| (l.rack_size[q] as u64).min(bounds[q].hi.saturating_sub(base[q]))).collect();
     let feasible = (0..k).all(|q| lo[q] <= hi[q] && base[q] <= bounds[q].hi)
         && lo.iter().sum::<u64>() <= e as u64
         && hi.iter().sum::<u64>() >= e as u64;
@@ -122,9 +121,8 @@ pub(crate) fn compute(l: &Layout, c: &[u64]) -> Targets {
 
     // No balanced rack-valid assignment exists: water-fill rack loads within their bounds,
     // proportional to rack size, then balance brokers inside each rack.
-    let mut load: Vec<u64> = (0..k)
-        .map(|q| (r * l.rack_size[q] as u64 / m).clamp(bounds[q].lo, bounds[q].hi.max(bounds[q].lo)))
-        .collect();
+    let mut load: Vec<u64> =
+        (0..k).map(|q| (r * l.rack_size[q] as u64 / m).clamp(bounds[q].lo, bounds[q].hi.max(bounds[q].lo))).collect();
     let mut total: u64 = load.iter().sum();
     while total < r {
         // Give to the rack with the lowest per-broker load that can still grow.

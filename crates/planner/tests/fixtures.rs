@@ -13,7 +13,10 @@ fn fixture(name: &str) -> String {
 }
 
 fn racks() -> BTreeMap<i32, String> {
-    [(1, "use1-az1"), (2, "use1-az2"), (3, "use1-az1"), (4, "use1-az2")].into_iter().map(|(b, r)| (b, r.to_string())).collect()
+    [(1, "use1-az1"), (2, "use1-az2"), (3, "use1-az1"), (4, "use1-az2")]
+        .into_iter()
+        .map(|(b, r)| (b, r.to_string()))
+        .collect()
 }
 
 #[test]
@@ -99,7 +102,8 @@ fn the_plan_for_the_captured_cluster_beats_kafkas_own_proposal() {
     assert!(r.leader_spread_after <= 1);
     assert_eq!(r.rack_violations, 0);
     // The plan round-trips through the --execute format.
-    let json = write_reassignment_json(p.changed.iter().map(|&i| (&current.partitions[i].tp, p.proposed[i].as_slice())));
+    let json =
+        write_reassignment_json(p.changed.iter().map(|&i| (&current.partitions[i].tp, p.proposed[i].as_slice())));
     let back = parse_assignment(&json).unwrap();
     assert_eq!(back.partitions.len(), p.changed.len());
     // The generate port itself plans the same capture validly.
@@ -119,9 +123,11 @@ fn real_kafka_3_6_captures_read_and_plan() {
         let a = parse_assignment(&read(&format!("topics-describe-4-brokers-{version}.txt"))).unwrap();
         let want = if version == "3.6.2" { SourceFormat::DescribeV3 } else { SourceFormat::DescribeV4 };
         assert_eq!(a.source, want, "{version}");
-        let sizes = parse_log_dirs(&read(&format!("log-dirs-describe-{version}.txt"))).unwrap().partition_sizes().unwrap();
+        let sizes =
+            parse_log_dirs(&read(&format!("log-dirs-describe-{version}.txt"))).unwrap().partition_sizes().unwrap();
         assert!(a.partitions.iter().all(|p| sizes.contains_key(&p.tp)), "{version}: every partition has a size");
-        let req = PlanRequest { brokers: vec![1, 2, 3, 4], racks: Some(racks()), sizes: Some(sizes), ..Default::default() };
+        let req =
+            PlanRequest { brokers: vec![1, 2, 3, 4], racks: Some(racks()), sizes: Some(sizes), ..Default::default() };
         let p = plan(&a, &req).unwrap();
         assert_eq!(p.report.moves, p.report.lower_bound, "{version}");
         assert!(p.report.proven_optimal);

@@ -6,7 +6,10 @@ mod oracle;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use autoheal_planner::{Assignment, BrokerId, PartitionState, Plan, PlanRequest, SourceFormat, Strategy as PlanStrategy, TopicPartition, plan};
+use autoheal_planner::{
+    Assignment, BrokerId, PartitionState, Plan, PlanRequest, SourceFormat, Strategy as PlanStrategy, TopicPartition,
+    plan,
+};
 use proptest::prelude::*;
 
 /// A random cluster: `old` brokers holding the partitions, `new` brokers listed after growth.
@@ -23,6 +26,7 @@ fn rack_name(i: usize) -> String {
 }
 
 /// Builds a case from plain random numbers so shrinking stays meaningful.
+#[allow(clippy::too_many_arguments)]
 fn build(
     old: usize,
     added: usize,
@@ -51,13 +55,14 @@ fn build(
                     rack_map.iter().flat_map(|rm| reps.iter().map(|x| rm[x].clone())).collect();
                 let old_racks = racks.min(old).max(1);
                 let ok = |b: BrokerId, strict: bool| {
-                    !reps.contains(&b)
-                        && !(strict
-                            && rack_valid_start
-                            && used_racks.len() < old_racks
-                            && rack_map.as_ref().is_some_and(|rm| used_racks.contains(&rm[&b])))
+                    let rack_taken = strict
+                        && rack_valid_start
+                        && used_racks.len() < old_racks
+                        && rack_map.as_ref().is_some_and(|rm| used_racks.contains(&rm[&b]));
+                    !reps.contains(&b) && !rack_taken
                 };
-                let walk = |strict: bool| (0..old).map(|i| ((start + i) % old) as BrokerId + 1).find(|&b| ok(b, strict));
+                let walk =
+                    |strict: bool| (0..old).map(|i| ((start + i) % old) as BrokerId + 1).find(|&b| ok(b, strict));
                 let b = walk(true).or_else(|| walk(false)).expect("rf <= old");
                 reps.push(b);
             }
@@ -79,14 +84,25 @@ fn build(
     }
 }
 
-fn case(max_old: usize, max_added: usize, max_parts: usize, racks: bool, rack_valid: bool, sizes: bool) -> impl Strategy<Value = Case> {
+fn case(
+    max_old: usize,
+    max_added: usize,
+    max_parts: usize,
+    racks: bool,
+    rack_valid: bool,
+    sizes: bool,
+) -> impl Strategy<Value = Case> {
     (
         1..=max_old,
         0..=max_added,
         if racks { 2usize..=3 } else { 0usize..=0 },
         prop::collection::vec((1..=max_parts, 1usize..=4), 1..=3),
         prop::collection::vec(any::<u32>(), 1..64),
-        if sizes { prop::option::of(prop::collection::vec(1u64..1_000_000, 1..40)).boxed() } else { Just(None).boxed() },
+        if sizes {
+            prop::option::of(prop::collection::vec(1u64..1_000_000, 1..40)).boxed()
+        } else {
+            Just(None).boxed()
+        },
         prop::collection::vec(any::<bool>(), 1..8),
     )
         .prop_map(move |(old, added, k, topics, picks, sizes, urp)| {
@@ -96,12 +112,7 @@ fn case(max_old: usize, max_added: usize, max_parts: usize, racks: bool, rack_va
 }
 
 fn request(c: &Case) -> PlanRequest {
-    PlanRequest {
-        brokers: c.brokers.clone(),
-        racks: c.racks.clone(),
-        sizes: c.sizes.clone(),
-        ..Default::default()
-    }
+    PlanRequest { brokers: c.brokers.clone(), racks: c.racks.clone(), sizes: c.sizes.clone(), ..Default::default() }
 }
 
 fn check_valid(c: &Case, p: &Plan) {
@@ -252,4 +263,3 @@ proptest! {
         }
     }
 }
-

@@ -1,6 +1,6 @@
 //! `kafka-topics.sh --describe` text. One header line per topic
-//! (`Topic: t	TopicId: …	PartitionCount: 3	ReplicationFactor: 2	Configs: …`), then one line per
-//! partition: `	Topic: t	Partition: 0	Leader: 1	Replicas: 1,2	Isr: 1,2`, followed, while a
+//! (`Topic: t\tTopicId: …\tPartitionCount: 3\tReplicationFactor: 2\tConfigs: …`), then one line per
+//! partition: `\tTopic: t\tPartition: 0\tLeader: 1\tReplicas: 1,2\tIsr: 1,2`, followed, while a
 //! reassignment runs, by `Adding Replicas:`/`Removing Replicas:`, and from Kafka 3.7/4.x by
 //! `Elr:`/`LastKnownElr:` (values may be empty or `N/A`). `--under-replicated-partitions` prints the
 //! partition lines alone. Tool log lines and blank lines are skipped.
@@ -24,9 +24,11 @@ pub fn parse_describe(text: &str) -> Result<Assignment, FormatError> {
             continue;
         };
         let err = |message: String| FormatError::Line { line: line_no, message };
-        let topic = get("Topic").filter(|t| !t.is_empty()).ok_or_else(|| err("partition line without a topic".into()))?;
-        let partition: u32 =
-            partition.parse().map_err(|_| err(format!("partition number {partition:?} is not a non-negative integer")))?;
+        let topic =
+            get("Topic").filter(|t| !t.is_empty()).ok_or_else(|| err("partition line without a topic".into()))?;
+        let partition: u32 = partition
+            .parse()
+            .map_err(|_| err(format!("partition number {partition:?} is not a non-negative integer")))?;
         let replicas_all = broker_list(get("Replicas").ok_or_else(|| err("no Replicas field".into()))?)
             .map_err(|b| err(format!("bad broker id {b:?} in Replicas")))?;
         let isr = broker_list(get("Isr").unwrap_or("")).map_err(|b| err(format!("bad broker id {b:?} in Isr")))?;

@@ -97,9 +97,7 @@ impl LogDirs {
         self.brokers
             .iter()
             .flat_map(|b| {
-                b.log_dirs
-                    .iter()
-                    .filter_map(move |d| d.error.as_deref().map(|e| (b.broker, d.log_dir.as_str(), e)))
+                b.log_dirs.iter().filter_map(move |d| d.error.as_deref().map(|e| (b.broker, d.log_dir.as_str(), e)))
             })
             .collect()
     }

@@ -94,7 +94,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Maps a serde_json position (relative to the JSON start at `line0`/`col0`) to the whole input.
 pub(super) fn json_error(e: &serde_json::Error, line0: usize, col0: usize) -> FormatError {
-    let (line, column) = if e.line() <= 1 { (line0, col0 + e.column().saturating_sub(1)) } else { (line0 + e.line() - 1, e.column()) };
+    let (line, column) =
+        if e.line() <= 1 { (line0, col0 + e.column().saturating_sub(1)) } else { (line0 + e.line() - 1, e.column()) };
     // serde_json appends " at line L column C" to its message; ours says it once, in whole-input terms.
     let mut message = e.to_string();
     if let Some(i) = message.rfind(" at line ") {

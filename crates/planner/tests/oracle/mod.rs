@@ -91,9 +91,8 @@ pub fn min_moves(a: &Assignment, brokers: &[BrokerId], racks: Option<&BTreeMap<B
         None => Vec::new(),
     };
     let k = rack_names.len().max(1);
-    let rack_of = |b: BrokerId| -> usize {
-        racks.map(|r| rack_names.iter().position(|n| *n == &r[&b]).unwrap()).unwrap_or(0)
-    };
+    let rack_of =
+        |b: BrokerId| -> usize { racks.map(|r| rack_names.iter().position(|n| *n == &r[&b]).unwrap()).unwrap_or(0) };
     let p_count = a.partitions.len();
     let m = brokers.len();
     let r_total: i64 = a.replica_count() as i64;

@@ -50,3 +50,35 @@ def test_sam_build_produces_an_arm64_bootstrap_for_every_function(built: Path, f
     built_template = iac_tools.load_cfn_yaml(built / "template.yaml")
     for lid in functions:
         assert built_template["Resources"][lid]["Properties"]["CodeUri"] == lid
+
+
+def _features(*packages: str) -> dict[str, str]:
+    """crate -> its enabled features when cargo builds exactly these packages for arm64 Lambda."""
+    args = [a for p in packages for a in ("-p", p)]
+    proc = iac_tools.run(["cargo", "tree", "--locked", "--target", "aarch64-unknown-linux-gnu", "-e", "normal,build",
+                          "--prefix", "none", "-f", "{p}|{f}", *args], what="cargo tree", timeout=300)
+    out = {}
+    for line in proc.stdout.splitlines():
+        if "|" in line:
+            crate, feats = line.removesuffix(" (*)").split("|", 1)
+            out[crate] = feats
+    return out
+
+
+def test_sam_build_reuses_the_one_workspace_build(functions) -> None:
+    """sam build compiles one function at a time (`--bin <name>`), CI all of them in one cargo-lambda
+    invocation, where cargo unifies the features of shared crates across the functions. A crate whose
+    features differ between the two is compiled twice, with everything above it, and every function
+    depending on it is relinked (fat LTO): minutes per function instead of seconds. Fix it by naming
+    the union of features once in [workspace.dependencies] of the root Cargo.toml."""
+    packages = sorted(set(iac_tools.function_packages()) & {iac_tools.binary_of(f) for f in functions.values()})
+    assert packages, "no function package in the workspace"
+    together = _features(*packages)
+    problems = []
+    for pkg in packages:
+        alone = _features(pkg)
+        differ = sorted(f"{crate} [{feats}] alone vs [{together[crate]}] together"
+                        for crate, feats in alone.items() if together.get(crate) != feats)
+        if differ:
+            problems.append(f"{pkg}: " + "; ".join(differ))
+    assert not problems, "sam build would recompile shared crates:\n" + "\n".join(problems)

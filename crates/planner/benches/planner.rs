@@ -380,6 +380,12 @@ fn main() {
     );
     print!("{section}");
     if let Some(path) = write_to {
+        // cargo runs benches from the package directory: a relative path means the repo root's.
+        let path = {
+            let p = std::path::PathBuf::from(&path);
+            if p.is_absolute() { p } else { std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p) }
+        };
+        let path = path.display().to_string();
         let old = std::fs::read_to_string(&path).unwrap_or_default();
         std::fs::write(&path, replace_section(&old, &section)).expect("write BENCHMARKS.md");
         eprintln!("wrote the Planner section of {path}");

@@ -135,3 +135,13 @@ fn real_kafka_3_6_captures_read_and_plan() {
         assert_eq!(after.partitions.len(), a.partitions.len());
     }
 }
+
+/// The workflow's "healed?" question, asked of real captures.
+#[test]
+fn under_replicated_partitions_of_real_captures() {
+    use autoheal_planner::formats::under_replicated_partitions;
+    assert!(under_replicated_partitions(&fixture("describe-kafka4.txt")).unwrap().is_empty());
+    assert_eq!(under_replicated_partitions(&fixture("describe-broker-down-kafka4.txt")).unwrap().len(), 10);
+    assert_eq!(under_replicated_partitions(&fixture("describe-under-replicated-kafka4.txt")).unwrap().len(), 10);
+    assert_eq!(under_replicated_partitions(&fixture("describe-kafka3.txt")).unwrap().len(), 10);
+}

@@ -61,6 +61,23 @@ pub fn parse_assignment(text: &str) -> Result<Assignment, FormatError> {
     }
 }
 
+/// The under-replicated partitions in a `kafka-topics.sh --describe` capture — with or without
+/// `--under-replicated-partitions`, whose output is empty when nothing is under-replicated (the
+/// healed state), which this reads as "none" rather than as an error.
+pub fn under_replicated_partitions(text: &str) -> Result<Vec<TopicPartition>, FormatError> {
+    if !looks_like_describe(text) {
+        if text.lines().any(|l| l.trim_start().starts_with("Topic:")) {
+            // Topic header lines only (a filtered describe): nothing under-replicated.
+            return Ok(Vec::new());
+        }
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(FormatError::Unrecognised("expected kafka-topics --describe output".into()));
+    }
+    Ok(parse_describe(text)?.under_replicated().map(|p| p.tp.clone()).collect())
+}
+
 fn looks_like_describe(text: &str) -> bool {
     text.lines().any(|l| {
         let t = l.trim_start();
@@ -89,4 +106,18 @@ pub(crate) fn validate(partitions: &[PartitionState]) -> Result<(), FormatError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_replicated_reads_the_healed_empty_output_as_none() {
+        assert_eq!(under_replicated_partitions("").unwrap(), vec![]);
+        assert_eq!(under_replicated_partitions("\n").unwrap(), vec![]);
+        let urp = "\tTopic: a\tPartition: 3\tLeader: 1\tReplicas: 1,2\tIsr: 1\tElr: \tLastKnownElr: \n";
+        assert_eq!(under_replicated_partitions(urp).unwrap(), vec![TopicPartition::new("a", 3)]);
+        assert!(under_replicated_partitions("Error while executing topic command").is_err());
+    }
 }

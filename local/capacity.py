@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,6 +82,31 @@ def minimal_balanced_plan(snap: Snapshot, topic: str, brokers: list[int], racks:
             lead[new] += 1
         plan[pid] = reps[pid]
     return plan
+
+
+def autoheal_stages(cluster: KafkaCluster, args: argparse.Namespace, state: Path, racks: dict[int, str | None],
+                    brokers: list[int]) -> list[dict[int, list[int]]]:
+    """The product's planner: `autoheal plan` on `kafka-topics.sh --describe`, split in stages."""
+    binary = Path(args.autoheal_bin)
+    if not binary.is_file():
+        raise RuntimeError(f"--planner autoheal: no binary at {binary} (cargo build -p autoheal-cli)")
+    desc = state / "describe.txt"
+    desc.write_text(cluster.tool("kafka-topics.sh", "--bootstrap-server", cluster.bootstrap_servers,
+                                 "--describe", "--topic", args.topic).stdout)
+    out = state / "plan.json"
+    res = subprocess.run(
+        [str(binary), "plan", "--assignment", str(desc), "--brokers", ",".join(map(str, brokers)),
+         "--racks", ",".join(f"{b}={r}" for b, r in sorted(racks.items())), "--out", str(out),
+         "--max-moves-per-broker", str(args.batch)],
+        capture_output=True, text=True,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"autoheal plan failed: {res.stderr.strip()}")
+    files = sorted(state.glob("plan.stage-*.json"), key=lambda f: int(f.stem.rsplit("-", 1)[1])) or [out]
+    return [
+        {p["partition"]: p["replicas"] for p in json.loads(f.read_text())["partitions"] if p["topic"] == args.topic}
+        for f in files
+    ]
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -161,16 +187,26 @@ def run(args: argparse.Namespace) -> dict:
         snap = sample("scaling")
         racks = {b.id: b.rack for b in snap.brokers}
         # Re-plan before every batch from fresh metadata: which followers lag changes all the time,
-        # and a move that keeps a lagging replica cannot complete.
+        # and a move that keeps a lagging replica cannot complete. With --planner autoheal the
+        # product's planner (`autoheal plan`) makes the plan once, in stages.
         result["moves"] = 0
         t_move = time.monotonic()
+        stages = autoheal_stages(cluster, args, state, racks, snap.broker_ids) if args.planner == "autoheal" else None
+        if stages is not None:
+            result["planner"] = "autoheal plan"
+            result["stages"] = len(stages)
         while True:
-            plan = minimal_balanced_plan(snap, args.topic, snap.broker_ids, racks)
-            if not plan:
-                break
-            lagging = {p.partition for p in snap.topic(args.topic) if p.under_replicated}
-            items = sorted(plan.items(), key=lambda kv: (kv[0] not in lagging, kv[0]))[: args.batch]
-            batch = dict(items)
+            if stages is not None:
+                if not stages:
+                    break
+                batch = stages.pop(0)
+            else:
+                plan = minimal_balanced_plan(snap, args.topic, snap.broker_ids, racks)
+                if not plan:
+                    break
+                lagging = {p.partition for p in snap.topic(args.topic) if p.under_replicated}
+                items = sorted(plan.items(), key=lambda kv: (kv[0] not in lagging, kv[0]))[: args.batch]
+                batch = dict(items)
             doc = {"version": 1, "partitions": [{"topic": args.topic, "partition": p, "replicas": r} for p, r in batch.items()]}
             f = state / f"reassign-{result['moves']}.json"
             f.write_text(json.dumps(doc))
@@ -239,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=2, help="partitions per reassignment batch")
     p.add_argument("--move-timeout-s", type=float, default=120)
     p.add_argument("--topic", default="stress-test")
+    p.add_argument("--planner", choices=["experiment", "autoheal"], default="experiment",
+                   help="experiment: this module's re-planning heuristic; autoheal: `autoheal plan` stages")
+    p.add_argument("--autoheal-bin", default=str(Path(__file__).resolve().parent.parent / "target" / "debug" / "autoheal"))
     p.add_argument("--state-dir")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)

@@ -296,7 +296,7 @@ class KafkaCluster(KafkaTools):
         path = self._write_props(node, props)
         # The real formatter writes the controller's bootstrap metadata (metadata.version, features).
         res = subprocess.run(
-            [str(BIN_DIR / "kafka-storage.sh"), "format", "-t", self.cluster_id, "-c", str(path)],
+            [str(BIN_DIR / "kafka-storage.sh"), "format", f"--cluster-id={self.cluster_id}", "-c", str(path)],
             capture_output=True,
             text=True,
             env=self.tool_env(netns=False),

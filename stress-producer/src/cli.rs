@@ -28,9 +28,20 @@ pub struct Args {
     /// Seconds to run; 0 = until --num-records are sent or Ctrl-C
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub duration: u64,
-    /// Concurrent sending threads sharing one producer
+    /// Concurrent sending threads, spread round-robin over the --producers instances
     #[arg(long, default_value_t = 64)]
     pub workers: usize,
+    /// Producer instances, each with its own connection to every broker; workers are spread
+    /// round-robin over them [default: 4, at most --workers]
+    ///
+    /// With acks=all a broker serves one request per connection at a time and answers only once
+    /// the followers have the data, so a single connection per leader slows the producer down
+    /// instead of overloading the followers: reproducing under-replication needs several
+    /// connections (the original Go demo had one per goroutine). 4 does it with margin at 4
+    /// connections per broker. --producers 1 measures what one well-behaved client can push.
+    /// Each instance is its own idempotent producer; --buffer-memory and --throughput are totals.
+    #[arg(long, value_name = "N")]
+    pub producers: Option<usize>,
     /// Record (value) size in bytes
     #[arg(long = "msg-size", default_value_t = 10240, value_name = "BYTES")]
     pub msg_size: usize,
@@ -73,9 +84,10 @@ pub struct Args {
     /// AWS region for --security iam; default: $AWS_REGION, else taken from the bootstrap host name
     #[arg(long)]
     pub region: Option<String>,
-    /// Bytes of records in flight (sent, not yet acknowledged). Like the Java producer's
-    /// buffer.memory, but that one counts whole 1 MB batch buffers: 8 MiB of records here queues
-    /// about as long as its 32 MiB default (BENCHMARKS.md)
+    /// Bytes of records in flight (sent, not yet acknowledged), in total: one budget shared by all
+    /// --producers, so their number changes connections, not memory or queueing latency. Like the
+    /// Java producer's buffer.memory, but that one counts whole 1 MB batch buffers: 8 MiB of records
+    /// here queues about as long as its 32 MiB default (BENCHMARKS.md)
     #[arg(long = "buffer-memory", default_value_t = 8_388_608, value_name = "BYTES")]
     pub buffer_memory: usize,
     /// Seconds between progress lines
@@ -167,6 +179,8 @@ pub struct Config {
     /// None: no time limit.
     pub duration: Option<Duration>,
     pub workers: usize,
+    /// Producer instances (1..=workers); worker i sends through instance i % producers.
+    pub producers: usize,
     pub msg_size: usize,
     pub batch_size: usize,
     pub linger_ms: u64,
@@ -221,6 +235,12 @@ impl std::fmt::Debug for SecurityConfig {
 /// Largest record librdkafka and a default broker accept in one request.
 const MAX_MSG_SIZE: usize = 1_000_000;
 const MAX_WORKERS: usize = 1024;
+/// Enough connections per leader to reproduce the overload (local/README.md, Capacity: 3 did at
+/// 1.1x the replication capacity), few enough to stay far from MSK's per-broker connection limits.
+pub const DEFAULT_PRODUCERS: usize = 4;
+/// Each instance is a full librdkafka client: a thread per broker plus its own, and a connection
+/// to every broker. Beyond this the extra connections only cost the brokers.
+const MAX_PRODUCERS: usize = 64;
 
 /// Rewrites Go-style `-flag` / `-flag=value` into `--flag` for every long flag we know, so the
 /// original demo's command lines keep working. Values (`-1`) and short flags (`-h`) are left
@@ -257,6 +277,18 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
     if args.workers == 0 || args.workers > MAX_WORKERS {
         return Err(format!("--workers must be 1..={MAX_WORKERS}, got {}", args.workers));
     }
+    let producers = match args.producers {
+        // The default never exceeds --workers: a worker sends through exactly one instance, and
+        // an instance without workers would only hold idle connections.
+        None => DEFAULT_PRODUCERS.min(args.workers),
+        Some(p) if (1..=MAX_PRODUCERS.min(args.workers)).contains(&p) => p,
+        Some(p) => {
+            return Err(format!(
+                "--producers must be 1..={} (at most --workers and {MAX_PRODUCERS}), got {p}",
+                MAX_PRODUCERS.min(args.workers)
+            ));
+        }
+    };
     if args.msg_size == 0 || args.msg_size > MAX_MSG_SIZE {
         return Err(format!("--msg-size must be 1..={MAX_MSG_SIZE} bytes, got {}", args.msg_size));
     }
@@ -342,6 +374,7 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
         topic: args.topic,
         duration: (args.duration > 0).then(|| Duration::from_secs(args.duration)),
         workers: args.workers,
+        producers,
         msg_size: args.msg_size,
         batch_size: args.batch_size,
         linger_ms: args.linger_ms,
@@ -429,6 +462,7 @@ mod tests {
         let c = parse("--bootstrap localhost:9092").unwrap();
         assert_eq!(c.topic, "stress-test");
         assert_eq!(c.workers, 64);
+        assert_eq!(c.producers, DEFAULT_PRODUCERS);
         assert_eq!(c.msg_size, 10240);
         assert_eq!(c.batch_size, 1_048_576);
         assert_eq!(c.linger_ms, 10);
@@ -501,6 +535,21 @@ mod tests {
             assert!(err.contains(needle), "{flags}: {err}");
         }
         assert!(parse("--topic t").is_err(), "--bootstrap is required");
+    }
+
+    #[test]
+    fn producers_default_to_four_never_more_than_workers() {
+        assert_eq!(parse("--bootstrap h:1 --workers 64").unwrap().producers, 4);
+        // Fewer workers than the default: one instance per worker, no idle instance.
+        assert_eq!(parse("--bootstrap h:1 --workers 2").unwrap().producers, 2);
+        assert_eq!(parse("--bootstrap h:1 --workers 1").unwrap().producers, 1);
+        assert_eq!(parse("--bootstrap h:1 --producers 1").unwrap().producers, 1);
+        assert_eq!(parse("-bootstrap h:1 -workers 8 -producers 8").unwrap().producers, 8);
+        for flags in ["--producers 0", "--workers 2 --producers 3", "--workers 100 --producers 65"] {
+            let err = parse(&format!("--bootstrap h:1 {flags}")).unwrap_err();
+            assert!(err.contains("--producers"), "{flags}: {err}");
+        }
+        assert!(parse("--bootstrap h:1 --producers -1").is_err());
     }
 
     #[test]

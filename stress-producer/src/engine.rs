@@ -1,7 +1,10 @@
-//! The load engine: one librdkafka producer shared by `--workers` sending threads, a bounded
-//! window of records in flight (like the Java producer's `buffer.memory`), a poller thread that
-//! serves delivery reports into [`Stats`], and the reporter loop that prints perf-test lines and
-//! decides when to stop (duration, record count, signal, fatal producer error).
+//! The load engine: `--producers` librdkafka producer instances (each its own connections, so a
+//! leader sees several requests at once, as from the original demo's goroutines) with the
+//! `--workers` sending threads spread round-robin over them, one bounded window of records in
+//! flight across all of them (like the Java producer's `buffer.memory`), a poller thread per
+//! instance serving its delivery reports into that instance's [`Stats`], and the reporter loop
+//! that merges them into perf-test lines and decides when to stop (duration, record count,
+//! signal, fatal producer error).
 
 use std::error::Error as StdError;
 use std::io::{IsTerminal, Write};
@@ -24,7 +27,7 @@ use rdkafka::producer::{
 use crate::cli::{Acks, Config, EngineKind, SecurityConfig, TopicSpec};
 use crate::iam::IamTokenSource;
 use crate::report::{self, StopReason};
-use crate::stats::{Stats, Summary};
+use crate::stats::{self, InstanceTotals, Stats, Summary};
 
 /// A connection check must answer well inside the 10 s an operator waits for "unreachable".
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
@@ -63,7 +66,10 @@ impl RunError {
 
 /// What the run did.
 pub struct Outcome {
+    /// All instances together.
     pub summary: Summary,
+    /// Each producer instance's share, in instance order.
+    pub by_producer: Vec<InstanceTotals>,
     pub stopped_by: StopReason,
 }
 
@@ -160,21 +166,24 @@ impl ClientContext for AuthContext {
     }
 }
 
-/// What the delivery path (either engine), the workers and the reporter share.
+/// What the delivery paths (either engine, every instance), the workers and the reporter share.
 struct Shared {
+    /// One for all instances: a fatal error or the last connection error of any of them counts.
     auth: AuthContext,
     epoch: Instant,
     record_bytes: u64,
-    stats: Mutex<Stats>,
+    /// One per producer instance, indexed like `Run::engines`.
+    stats: Vec<Mutex<Stats>>,
+    /// The in-flight budget of the whole process, not per instance (`--buffer-memory` is a total).
     window: Window,
 }
 
 impl Shared {
-    /// One record's outcome: into the stats, and its slot back to the window.
-    fn delivered(&self, sent_us: u64, result: Result<(), &KafkaError>) {
+    /// One record's outcome: into its instance's stats, and its slot back to the window.
+    fn delivered(&self, instance: usize, sent_us: u64, result: Result<(), &KafkaError>) {
         let now_us = self.epoch.elapsed().as_micros() as u64;
         {
-            let mut stats = lock(&self.stats);
+            let mut stats = lock(&self.stats[instance]);
             match result {
                 Ok(()) => stats.record_ok(now_us.saturating_sub(sent_us), self.record_bytes),
                 Err(e) => stats.record_error(&error_kind(e)),
@@ -186,26 +195,57 @@ impl Shared {
     fn now_us(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
     }
+
+    /// The interval window of all instances together; starts a new one on each.
+    fn take_interval(&self) -> stats::Window {
+        let mut w = stats::Window::default();
+        for s in &self.stats {
+            w.merge(&lock(s).take_interval());
+        }
+        w
+    }
+
+    /// Records acknowledged (with their bytes) and failed so far, all instances together.
+    fn totals(&self) -> (stats::Window, u64) {
+        let mut total = stats::Window::default();
+        let mut failed = 0;
+        for s in &self.stats {
+            let s = lock(s);
+            total.merge(&s.total());
+            failed += s.failed();
+        }
+        (total, failed)
+    }
+
+    /// The whole run's summary and each instance's share of it.
+    fn summary(&self, elapsed: Duration) -> (Summary, Vec<InstanceTotals>) {
+        let parts: Vec<MutexGuard<'_, Stats>> = self.stats.iter().map(lock).collect();
+        let by_instance = parts.iter().map(|s| s.instance_totals()).collect();
+        (Stats::merged(parts.iter().map(|s| &**s)).summary(elapsed), by_instance)
+    }
 }
 
-/// The producer's librdkafka context: auth hooks and error capture, and for the callback engine
-/// the delivery reports.
+/// One producer instance's librdkafka context: auth hooks and error capture, and for the callback
+/// engine the delivery reports, which it files under its instance.
 #[derive(Clone)]
-struct Ctx(Arc<Shared>);
+struct Ctx {
+    shared: Arc<Shared>,
+    instance: usize,
+}
 
 impl ClientContext for Ctx {
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
 
     fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
-        self.0.auth.log(level, fac, msg)
+        self.shared.auth.log(level, fac, msg)
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        self.0.auth.error(error, reason)
+        self.shared.auth.error(error, reason)
     }
 
     fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn StdError>> {
-        self.0.auth.generate_oauth_token(config)
+        self.shared.auth.generate_oauth_token(config)
     }
 }
 
@@ -214,31 +254,48 @@ impl ProducerContext for Ctx {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent_us: usize) {
-        self.0.delivered(sent_us as u64, result.as_ref().map(|_| ()).map_err(|(e, _)| e));
+        self.shared.delivered(self.instance, sent_us as u64, result.as_ref().map(|_| ()).map_err(|(e, _)| e));
     }
 }
 
-/// How delivery reports come back. `Callback`: librdkafka's delivery callback served by one
-/// poller thread, the send time riding in the opaque pointer (nothing allocated per record).
-/// `Futures`: rdkafka's FutureProducer, a oneshot channel and a tokio task per record.
+/// One producer instance, by how its delivery reports come back. `Callback`: librdkafka's delivery
+/// callback served by the instance's poller thread, the send time riding in the opaque pointer
+/// (nothing allocated per record). `Futures`: rdkafka's FutureProducer, a oneshot channel and a
+/// tokio task per record.
 enum Engine {
-    Callback { producer: Arc<BaseProducer<Ctx>>, poll_stop: Arc<AtomicBool>, poller: Option<thread::JoinHandle<()>> },
-    Futures { producer: FutureProducer<Ctx>, runtime: tokio::runtime::Runtime },
+    Callback {
+        producer: Arc<BaseProducer<Ctx>>,
+        poll_stop: Arc<AtomicBool>,
+        poller: Option<thread::JoinHandle<()>>,
+    },
+    /// The runtime that awaits the delivery futures is shared by all instances.
+    Futures {
+        producer: FutureProducer<Ctx>,
+        runtime: Arc<tokio::runtime::Runtime>,
+        instance: usize,
+    },
 }
 
 impl Engine {
-    fn new(kind: EngineKind, conf: &ClientConfig, shared: &Arc<Shared>) -> Result<Self, RunError> {
-        let ctx = Ctx(Arc::clone(shared));
+    /// Instance number `instance` of `kind`; `runtime` is the futures engine's shared runtime.
+    fn new(
+        kind: EngineKind,
+        conf: &ClientConfig,
+        shared: &Arc<Shared>,
+        instance: usize,
+        runtime: Option<&Arc<tokio::runtime::Runtime>>,
+    ) -> Result<Self, RunError> {
+        let ctx = Ctx { shared: Arc::clone(shared), instance };
         let config_err = |e: KafkaError| RunError::Config(e.to_string());
-        match kind {
-            EngineKind::Callback => {
+        match (kind, runtime) {
+            (EngineKind::Callback, _) => {
                 let producer: Arc<BaseProducer<Ctx>> = Arc::new(conf.create_with_context(ctx).map_err(config_err)?);
                 // The poller serves delivery reports, errors and OAUTHBEARER refreshes for the
                 // whole run, including the connection check (IAM needs a token before any request).
                 let poll_stop = Arc::new(AtomicBool::new(false));
                 let (p, s) = (Arc::clone(&producer), Arc::clone(&poll_stop));
                 let poller = thread::Builder::new()
-                    .name("rdkafka-poll".into())
+                    .name(format!("rdkafka-poll-{instance}"))
                     .spawn(move || {
                         while !s.load(Ordering::Relaxed) {
                             p.poll(Duration::from_millis(50));
@@ -247,15 +304,11 @@ impl Engine {
                     .map_err(|e| RunError::Config(format!("cannot start the poller thread: {e}")))?;
                 Ok(Self::Callback { producer, poll_stop, poller: Some(poller) })
             }
-            EngineKind::Futures => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("deliveries")
-                    .build()
-                    .map_err(|e| RunError::Config(format!("cannot start the runtime: {e}")))?;
+            (EngineKind::Futures, Some(runtime)) => {
                 let producer: FutureProducer<Ctx> = conf.create_with_context(ctx).map_err(config_err)?;
-                Ok(Self::Futures { producer, runtime })
+                Ok(Self::Futures { producer, runtime: Arc::clone(runtime), instance })
             }
+            (EngineKind::Futures, None) => Err(RunError::Config("the futures engine needs its runtime".into())),
         }
     }
 
@@ -286,7 +339,8 @@ impl Engine {
                     }
                 }
             }
-            Self::Futures { producer, runtime } => {
+            Self::Futures { producer, runtime, instance } => {
+                let instance = *instance;
                 let mut record = FutureRecord::<(), [u8]>::to(topic).payload(payload);
                 loop {
                     match producer.send_result(record) {
@@ -294,9 +348,9 @@ impl Engine {
                             let shared = Arc::clone(shared);
                             runtime.spawn(async move {
                                 match delivery.await {
-                                    Ok(Ok(_)) => shared.delivered(sent_us, Ok(())),
-                                    Ok(Err((e, _))) => shared.delivered(sent_us, Err(&e)),
-                                    Err(_) => shared.delivered(sent_us, Err(&KafkaError::Canceled)),
+                                    Ok(Ok(_)) => shared.delivered(instance, sent_us, Ok(())),
+                                    Ok(Err((e, _))) => shared.delivered(instance, sent_us, Err(&e)),
+                                    Err(_) => shared.delivered(instance, sent_us, Err(&KafkaError::Canceled)),
                                 }
                             });
                             return Ok(());
@@ -309,6 +363,13 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    fn instance(&self) -> usize {
+        match self {
+            Self::Callback { producer, .. } => producer.context().instance,
+            Self::Futures { instance, .. } => *instance,
         }
     }
 
@@ -399,10 +460,17 @@ pub fn window_records(buffer_bytes: usize, msg_size: usize) -> usize {
     (buffer_bytes / msg_size.max(1)).clamp(64, 500_000)
 }
 
+/// The producer instance worker `worker` sends through: round-robin, so instances get
+/// `workers / producers` workers each, give or take one.
+pub fn instance_of(worker: usize, producers: usize) -> usize {
+    worker % producers.max(1)
+}
+
 /// Shared state of one run.
 struct Run<'a> {
     cfg: &'a Config,
-    engine: &'a Engine,
+    /// The producer instances; never empty.
+    engines: &'a [Engine],
     shared: &'a Arc<Shared>,
     stop: AtomicBool,
     next: AtomicU64,
@@ -422,12 +490,28 @@ pub fn run(cfg: &Config, signals: &AtomicUsize) -> Result<Outcome, RunError> {
         auth: AuthContext { iam, last_error: Mutex::new(None), fatal: AtomicBool::new(false) },
         epoch: Instant::now(),
         record_bytes: cfg.msg_size as u64,
-        stats: Mutex::new(Stats::new()),
+        stats: (0..cfg.producers).map(|_| Mutex::new(Stats::new())).collect(),
         window: Window::new(window),
     });
-    let engine = Engine::new(cfg.engine, &client_config(cfg, window), &shared)?;
-    prepare_topic(cfg, &engine, &shared, signals)?;
-    load(cfg, &engine, &shared, signals)
+    let runtime = match cfg.engine {
+        EngineKind::Callback => None,
+        EngineKind::Futures => Some(Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("deliveries")
+                .build()
+                .map_err(|e| RunError::Config(format!("cannot start the runtime: {e}")))?,
+        )),
+    };
+    // Every instance may hold the whole window (the budget is shared, not split), so each one's
+    // librdkafka queue is sized for all of it.
+    let conf = client_config(cfg, window);
+    let engines = (0..cfg.producers)
+        .map(|i| Engine::new(cfg.engine, &conf, &shared, i, runtime.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    // One instance is enough to tell whether the cluster answers; the others connect on first send.
+    prepare_topic(cfg, &engines[0], &shared, signals)?;
+    load(cfg, &engines, &shared, signals)
 }
 
 /// Checks the cluster answers and the topic exists (creating it when asked).
@@ -514,10 +598,10 @@ fn wait_for_leaders(cfg: &Config, engine: &Engine, spec: TopicSpec, signals: &At
     }
 }
 
-fn load(cfg: &Config, engine: &Engine, shared: &Arc<Shared>, signals: &AtomicUsize) -> Result<Outcome, RunError> {
+fn load(cfg: &Config, engines: &[Engine], shared: &Arc<Shared>, signals: &AtomicUsize) -> Result<Outcome, RunError> {
     let run = Run {
         cfg,
-        engine,
+        engines,
         shared,
         stop: AtomicBool::new(false),
         next: AtomicU64::new(0),
@@ -531,16 +615,15 @@ fn load(cfg: &Config, engine: &Engine, shared: &Arc<Shared>, signals: &AtomicUsi
             thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn_scoped(s, move || {
-                    worker(run);
+                    worker(run, &run.engines[instance_of(i, run.engines.len())]);
                     run.workers_done.fetch_add(1, Ordering::SeqCst);
                 })
                 .expect("spawning a worker thread");
         }
         supervise(&run, signals)
     });
-    let elapsed = run.start.elapsed();
-    let summary = lock(&shared.stats).summary(elapsed);
-    Ok(Outcome { summary, stopped_by })
+    let (summary, by_producer) = shared.summary(run.start.elapsed());
+    Ok(Outcome { summary, by_producer, stopped_by })
 }
 
 /// Random A–Z bytes, as perf-test's payloads (so compression sees the same data), in a pool far
@@ -565,7 +648,7 @@ fn payload_offset(i: u64, msg_size: usize, pool_len: usize) -> usize {
     ((i as u128 * (msg_size as u128 + 13)) % slots as u128) as usize
 }
 
-fn worker(run: &Run<'_>) {
+fn worker(run: &Run<'_>, engine: &Engine) {
     let cfg = run.cfg;
     let shared = run.shared;
     loop {
@@ -595,8 +678,8 @@ fn worker(run: &Run<'_>) {
         }
         let off = payload_offset(i, cfg.msg_size, run.payload.len());
         let sent_us = shared.now_us();
-        if let Err(e) = run.engine.send(shared, &cfg.topic, &run.payload[off..off + cfg.msg_size], sent_us) {
-            shared.delivered(sent_us, Err(&e));
+        if let Err(e) = engine.send(shared, &cfg.topic, &run.payload[off..off + cfg.msg_size], sent_us) {
+            shared.delivered(engine.instance(), sent_us, Err(&e));
         }
     }
 }
@@ -639,7 +722,7 @@ fn supervise(run: &Run<'_>, signals: &AtomicUsize) -> StopReason {
             }
         }
         if now - last_report >= cfg.report_interval {
-            let w = lock(&ctx.stats).take_interval();
+            let w = ctx.take_interval();
             let line = report::interval_line(&w, now - last_report);
             last_report = now;
             if tty {
@@ -653,10 +736,7 @@ fn supervise(run: &Run<'_>, signals: &AtomicUsize) -> StopReason {
         }
         let in_flight = ctx.window.in_flight();
         if tty {
-            let (total, failed) = {
-                let s = lock(&ctx.stats);
-                (s.total(), s.failed())
-            };
+            let (total, failed) = ctx.totals();
             print!("\r\x1b[K{}", report::progress_line(&total, failed, in_flight as u64, elapsed, cfg.duration));
             let _ = std::io::stdout().flush();
         }
@@ -671,7 +751,9 @@ fn supervise(run: &Run<'_>, signals: &AtomicUsize) -> StopReason {
             }
             // Out of time, or a second Ctrl-C: give up on what is still in flight.
             if !purged && (now >= drain_deadline || sig > 1) {
-                run.engine.purge();
+                for engine in run.engines {
+                    engine.purge();
+                }
                 purged = true;
                 drain_deadline = now + Duration::from_secs(5);
             } else if purged && now >= drain_deadline {
@@ -753,6 +835,59 @@ mod tests {
         assert_eq!(c.get("batch.size"), Some("1048576"));
         assert_eq!(c.get("linger.ms"), Some("99"), "--producer-prop applies last");
         assert_eq!(c.get("security.protocol"), Some("plaintext"));
+    }
+
+    #[test]
+    fn workers_spread_evenly_over_every_instance() {
+        for (workers, producers) in [(64, 4), (64, 3), (8, 8), (5, 2), (1, 1), (100, 64)] {
+            let mut per = vec![0usize; producers];
+            for w in 0..workers {
+                per[instance_of(w, producers)] += 1;
+            }
+            let (min, max) = (per.iter().min().unwrap(), per.iter().max().unwrap());
+            assert!(*min >= 1, "{workers}/{producers}: an instance without workers: {per:?}");
+            assert!(max - min <= 1, "{workers}/{producers}: uneven {per:?}");
+            assert_eq!(per.iter().sum::<usize>(), workers);
+        }
+        // Consecutive workers land on different instances (round-robin, not blocks), so the
+        // first few workers already use several connections.
+        assert_eq!((0..4).map(|w| instance_of(w, 4)).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn deliveries_are_filed_under_their_instance_and_share_one_window() {
+        let shared = Shared {
+            auth: AuthContext { iam: None, last_error: Mutex::new(None), fatal: AtomicBool::new(false) },
+            epoch: Instant::now(),
+            record_bytes: 100,
+            stats: (0..3).map(|_| Mutex::new(Stats::new())).collect(),
+            window: Window::new(4),
+        };
+        let stop = AtomicBool::new(false);
+        for _ in 0..4 {
+            assert!(shared.window.acquire(&stop));
+        }
+        assert_eq!(shared.window.in_flight(), 4, "the window is one budget for every instance");
+        shared.delivered(0, 0, Ok(()));
+        shared.delivered(2, 0, Ok(()));
+        shared.delivered(2, 0, Ok(()));
+        shared.delivered(1, 0, Err(&KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)));
+        assert_eq!(shared.window.in_flight(), 0, "each outcome frees its slot, whichever instance");
+        let (total, failed) = shared.totals();
+        assert_eq!((total.records, total.bytes, failed), (3, 300, 1));
+        assert_eq!(shared.take_interval().records, 3);
+        assert_eq!(shared.take_interval().records, 0, "the interval restarted on every instance");
+        let (summary, by_producer) = shared.summary(Duration::from_secs(1));
+        assert_eq!((summary.records, summary.failed), (3, 1));
+        assert_eq!(summary.errors.get("MessageTimedOut"), Some(&1));
+        assert_eq!(
+            by_producer,
+            [
+                InstanceTotals { records: 1, failed: 0 },
+                InstanceTotals { records: 0, failed: 1 },
+                InstanceTotals { records: 2, failed: 0 }
+            ]
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     };
     let s = &outcome.summary;
     if cfg.json {
-        println!("{}", report::json_summary(s, &cfg, outcome.stopped_by));
+        println!("{}", report::json_summary(s, &cfg, outcome.stopped_by, &outcome.by_producer));
     } else {
         println!("{}", report::final_line(s));
         if let Some(line) = report::errors_line(s) {

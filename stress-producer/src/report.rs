@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::cli::Config;
-use crate::stats::{Summary, Window};
+use crate::stats::{InstanceTotals, Summary, Window};
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -61,8 +61,9 @@ pub fn errors_line(s: &Summary) -> Option<String> {
     Some(format!("{} records failed: {}", s.failed, kinds.join(", ")))
 }
 
-/// The `--json` document: the summary, why it stopped, and the settings that shaped it.
-pub fn json_summary(s: &Summary, cfg: &Config, stopped_by: StopReason) -> Value {
+/// The `--json` document: the summary (all producer instances together), why it stopped, each
+/// instance's share, and the settings that shaped it.
+pub fn json_summary(s: &Summary, cfg: &Config, stopped_by: StopReason, by_producer: &[InstanceTotals]) -> Value {
     json!({
         "records_sent": s.records,
         "records_failed": s.failed,
@@ -80,9 +81,11 @@ pub fn json_summary(s: &Summary, cfg: &Config, stopped_by: StopReason) -> Value 
         },
         "errors": s.errors,
         "stopped_by": stopped_by,
+        "by_producer": by_producer,
         "config": {
             "topic": cfg.topic,
             "workers": cfg.workers,
+            "producers": cfg.producers,
             "msg_size": cfg.msg_size,
             "batch_size": cfg.batch_size,
             "linger_ms": cfg.linger_ms,
@@ -189,6 +192,7 @@ mod tests {
             topic: "t".into(),
             duration: Some(Duration::from_secs(60)),
             workers: 64,
+            producers: 4,
             msg_size: 10_240,
             batch_size: 1_048_576,
             linger_ms: 10,
@@ -204,7 +208,8 @@ mod tests {
             engine: crate::cli::EngineKind::Callback,
             buffer_memory: 33_554_432,
         };
-        let v = json_summary(&summary(), &cfg, StopReason::NumRecords);
+        let shares = [InstanceTotals { records: 30_000, failed: 0 }, InstanceTotals { records: 20_000, failed: 0 }];
+        let v = json_summary(&summary(), &cfg, StopReason::NumRecords, &shares);
         assert_eq!(v["records_sent"], 50_000);
         assert_eq!(v["latency_ms"]["p99"], 500.0);
         assert_eq!(v["latency_ms"]["avg"], 123.456);
@@ -212,6 +217,8 @@ mod tests {
         assert_eq!(v["config"]["acks"], "all");
         assert_eq!(v["config"]["compression"], "lz4");
         assert_eq!(v["errors"], json!({}));
+        assert_eq!(v["config"]["producers"], 4);
+        assert_eq!(v["by_producer"], json!([{"records": 30_000, "failed": 0}, {"records": 20_000, "failed": 0}]));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Counters and the latency histogram the delivery callback feeds. One `Stats` per run behind a
-//! mutex; the interval window is taken (and reset) by the reporter every `--report-interval`.
+//! Counters and the latency histogram the delivery callback feeds. One `Stats` per producer
+//! instance behind its own mutex (each instance's poller writes only its own, so they never
+//! contend); the reporter sums the interval windows every `--report-interval` and merges the
+//! instances into one `Stats` for the summary.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +27,22 @@ impl Window {
         self.latency_sum_us += latency_us;
         self.latency_max_us = self.latency_max_us.max(latency_us);
     }
+
+    /// Adds another span's sums: the same span seen by two producer instances.
+    pub fn merge(&mut self, other: &Window) {
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.latency_sum_us += other.latency_sum_us;
+        self.latency_max_us = self.latency_max_us.max(other.latency_max_us);
+    }
+}
+
+/// One producer instance's share of the run (the `--json` document lists them, so an operator can
+/// see the load really was spread).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceTotals {
+    pub records: u64,
+    pub failed: u64,
 }
 
 #[derive(Debug)]
@@ -101,6 +119,35 @@ impl Stats {
 
     pub fn failed(&self) -> u64 {
         self.failed
+    }
+
+    pub fn instance_totals(&self) -> InstanceTotals {
+        InstanceTotals { records: self.total.records, failed: self.failed }
+    }
+
+    /// Folds `other` in: counts, windows, errors by kind and every histogram bucket, so the
+    /// percentiles are those of all records together (not an average of per-instance ones).
+    pub fn merge(&mut self, other: &Stats) {
+        self.total.merge(&other.total);
+        self.interval.merge(&other.interval);
+        // Record by record bucket rather than Histogram::add: every Stats has the same bounds, and
+        // this way there is no error case to handle.
+        for v in other.hist.iter_recorded() {
+            self.hist.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+        self.failed += other.failed;
+        for (kind, n) in &other.errors {
+            *self.errors.entry(kind.clone()).or_insert(0) += n;
+        }
+    }
+
+    /// All instances as one.
+    pub fn merged<'a>(parts: impl IntoIterator<Item = &'a Stats>) -> Stats {
+        let mut all = Stats::new();
+        for part in parts {
+            all.merge(part);
+        }
+        all
     }
 
     pub fn summary(&self, elapsed: Duration) -> Summary {
@@ -188,6 +235,49 @@ mod tests {
         assert_eq!(sum.errors.get("MessageTimedOut"), Some(&2));
         assert_eq!(sum.errors.get("NotEnoughReplicas"), Some(&1));
         assert_eq!(sum.p99_ms, 0.0, "no successful record, no latency");
+    }
+
+    #[test]
+    fn merged_instances_report_like_one_producer_that_sent_everything() {
+        // Three instances with different latency profiles vs one Stats fed every record.
+        let mut parts = [Stats::new(), Stats::new(), Stats::new()];
+        let mut whole = Stats::new();
+        for ms in 1..=3000u64 {
+            let i = (ms % 3) as usize;
+            // Instance 2 is the slow one: its records take 10x longer.
+            let us = if i == 2 { ms * 10_000 } else { ms * 1000 };
+            parts[i].record_ok(us, 100);
+            whole.record_ok(us, 100);
+        }
+        for (i, kind) in [(0, "MessageTimedOut"), (2, "MessageTimedOut"), (1, "NotEnoughReplicas")] {
+            parts[i].record_error(kind);
+            whole.record_error(kind);
+        }
+        let merged = Stats::merged(&parts);
+        let d = Duration::from_secs(3);
+        assert_eq!(merged.summary(d), whole.summary(d));
+        assert_eq!(merged.summary(d).errors.get("MessageTimedOut"), Some(&2));
+        assert_eq!(merged.total(), whole.total());
+        assert_eq!(parts.iter().map(|p| p.instance_totals().records).sum::<u64>(), 3000);
+        assert_eq!(parts[1].instance_totals(), InstanceTotals { records: 1000, failed: 1 });
+        // The p99 is that of all records together: instance 2's tail dominates it, which an
+        // average of per-instance p99s would hide.
+        assert!(merged.summary(d).p99_ms > 25_000.0, "{}", merged.summary(d).p99_ms);
+    }
+
+    #[test]
+    fn interval_windows_sum_across_instances() {
+        let mut a = Window::default();
+        a.merge(&Window { records: 2, bytes: 20, latency_sum_us: 300, latency_max_us: 200 });
+        a.merge(&Window { records: 1, bytes: 10, latency_sum_us: 900, latency_max_us: 900 });
+        a.merge(&Window::default());
+        assert_eq!(a, Window { records: 3, bytes: 30, latency_sum_us: 1200, latency_max_us: 900 });
+    }
+
+    #[test]
+    fn merging_nothing_is_an_empty_run() {
+        let s = Stats::merged(std::iter::empty());
+        assert_eq!(s.summary(Duration::from_secs(1)).records, 0);
     }
 
     #[test]

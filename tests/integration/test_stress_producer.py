@@ -93,6 +93,12 @@ def test_every_acked_record_is_in_the_topic_exactly_once(cluster: KafkaCluster, 
     assert summary["records_failed"] == 0
     assert summary["stopped_by"] == "num_records"
     assert summary["config"]["acks"] == "all"
+    # 4 workers → 4 producer instances by default, each its own idempotent producer; every one
+    # carried part of the load, and the aggregate is their sum.
+    assert summary["config"]["producers"] == 4
+    shares = summary["by_producer"]
+    assert len(shares) == 4 and all(s["records"] > 0 and s["failed"] == 0 for s in shares), shares
+    assert sum(s["records"] for s in shares) == n
 
     # Exactly n records in the log (idempotence: no duplicates from retries), and readable.
     assert end_offsets_total(cluster, topic) == n
@@ -189,6 +195,8 @@ def test_unreachable_bootstrap_fails_within_10_seconds(producer_bin: Path) -> No
         (["--bootstrap", "h:9092", "--topic", "a/b"], "--topic"),
         (["--bootstrap", "nonsense"], "--bootstrap"),
         (["--topic", "t"], "--bootstrap"),
+        (["--bootstrap", "h:9092", "--workers", "2", "--producers", "3"], "--producers"),
+        (["--bootstrap", "h:9092", "--producers", "0"], "--producers"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(producer_bin: Path, args: list[str], needle: str) -> None:

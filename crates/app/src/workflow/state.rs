@@ -1,0 +1,262 @@
+//! The remediation workflow's execution state: the detector's input plus what each step adds. Every
+//! task Lambda receives `{step, execution, state}` and returns the whole new state (the ASL keeps it
+//! with `OutputPath: $.Payload`), so one typed struct describes the state end to end. Fields added by
+//! other steps (the approval branch) pass through untouched.
+
+use autoheal_domain::cluster::{ClusterArn, ClusterName, ClusterVersion};
+use autoheal_domain::fixes::RenderedFixes;
+use autoheal_domain::remediation::Mode;
+use autoheal_domain::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// What the state machine passes to a task Lambda.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskInput {
+    /// Which step of a multi-step Lambda (`scale`/`poll`, `capture`/`plan`/…, `success`/`failure`).
+    #[serde(default)]
+    pub step: Option<String>,
+    pub execution: ExecutionContext,
+    pub state: WorkflowState,
+}
+
+/// From the ASL context object (`$$.Execution`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExecutionContext {
+    pub name: String,
+    #[serde(default)]
+    pub start_time: Option<String>,
+}
+
+impl ExecutionContext {
+    pub fn started(&self) -> Option<Timestamp> {
+        self.start_time.as_deref().and_then(Timestamp::parse)
+    }
+}
+
+/// The whole execution state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkflowState {
+    // ---- the detector's input (docs/ARCHITECTURE.md) -------------------------------------------
+    pub cluster_arn: ClusterArn,
+    pub cluster_name: ClusterName,
+    /// Passed through as the detector wrote it; only read for notifications.
+    #[serde(default)]
+    pub incident: Value,
+    pub current_broker_count: u32,
+    pub target_broker_count: u32,
+    pub az_count: u32,
+    pub current_version: ClusterVersion,
+    pub mode: Mode,
+    // ---- added by the workflow -------------------------------------------------------------------
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Settings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessment: Option<Assessment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleProgress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reassignment: Option<ReassignmentProgress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healed: Option<HealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<CleanupReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationSent>,
+    /// `{Error, Cause}` from the ASL's Catch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    /// Anything else (e.g. the approval step's result), kept as it came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Intervals and time limits, set in the ASL's first state from its `${...}` substitutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub scale_poll_seconds: u64,
+    pub scale_timeout_seconds: u64,
+    pub verify_poll_seconds: u64,
+    pub reassign_timeout_seconds: u64,
+}
+
+impl Default for Settings {
+    /// MSK takes 15-60 minutes to add brokers; throttled moves can take hours.
+    fn default() -> Self {
+        Self {
+            scale_poll_seconds: 60,
+            scale_timeout_seconds: 90 * 60,
+            verify_poll_seconds: 30,
+            reassign_timeout_seconds: 12 * 60 * 60,
+        }
+    }
+}
+
+/// Assess: the cluster as it is now and the fix, rendered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Assessment {
+    pub state: String,
+    pub broker_count: u32,
+    pub az_count: u32,
+    pub current_version: ClusterVersion,
+    pub instance_type: Option<String>,
+    pub kafka_version: Option<String>,
+    pub target_broker_count: u32,
+    /// False when the cluster already has the target count (someone scaled it meanwhile).
+    pub scale_needed: bool,
+    /// Every format of the fix; absent when no scaling is needed.
+    pub fixes: Option<RenderedFixes>,
+    pub assessed_at: Timestamp,
+}
+
+/// ScaleBrokers and WaitForActive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleProgress {
+    /// UpdateBrokerCount was called by this execution.
+    pub requested: bool,
+    pub operation_arn: Option<String>,
+    /// Why it was not called (already at target, operation in progress).
+    pub note: Option<String>,
+    pub from: u32,
+    pub target: u32,
+    pub started_at: Timestamp,
+    /// The poll's last view.
+    pub state: String,
+    pub broker_count: u32,
+    pub active: bool,
+    pub polls: u32,
+    pub version_retries: u32,
+}
+
+/// CaptureAssignment (and the capture ConfirmHealed makes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaptureSummary {
+    pub s3_key: String,
+    pub partitions: usize,
+    pub replicas: usize,
+    pub brokers: Vec<i32>,
+    /// broker id → rack; absent when kafka-broker-api-versions.sh was unavailable.
+    pub racks: Option<BTreeMap<i32, String>>,
+    pub under_replicated: usize,
+    pub reassigning: usize,
+    pub captured_at: Timestamp,
+}
+
+/// PlanReassignment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub s3_bucket: String,
+    pub s3_prefix: String,
+    pub plan_key: String,
+    pub rollback_key: String,
+    pub stage_keys: Vec<String>,
+    pub changed_partitions: usize,
+    pub moves: u64,
+    pub lower_bound: u64,
+    pub leader_changes: u64,
+    pub bytes_moved: Option<u64>,
+    pub eta_seconds: Option<f64>,
+    pub replica_spread_before: u64,
+    pub replica_spread_after: u64,
+    pub throttle_bytes_per_sec: u64,
+    /// Topics the plan touches (their throttles are removed on cleanup).
+    pub topics: Vec<String>,
+    pub brokers: Vec<i32>,
+}
+
+/// ExecuteReassignment / VerifyReassignment, stage by stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReassignmentProgress {
+    /// Index of the stage being executed or verified.
+    pub stage: usize,
+    pub stages: usize,
+    pub status: ReassignmentStatus,
+    pub started_at: Timestamp,
+    pub stage_started_at: Timestamp,
+    pub verifies: u32,
+    pub partitions_complete: usize,
+    pub partitions_in_progress: usize,
+    pub throttles_removed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReassignmentStatus {
+    /// The stage runs: wait and verify again.
+    InProgress,
+    /// The stage finished and another one follows (`stage` already points at it): execute it.
+    StageComplete,
+    /// Every stage finished.
+    Complete,
+}
+
+/// ConfirmHealed: the symptom itself, measured again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub under_replicated: usize,
+    pub brokers: Vec<i32>,
+    pub replicas_per_broker: BTreeMap<i32, usize>,
+    pub replica_spread: usize,
+    pub checked_at: Timestamp,
+}
+
+/// Cleanup on the failure path.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CleanupReport {
+    /// Why nothing was done on the cluster (no reassignment was started).
+    pub skipped: Option<String>,
+    pub cancelled: Vec<String>,
+    pub throttles_removed: Vec<String>,
+    pub throttles_failed: Vec<String>,
+    /// The cleanup command's own failure, if any (the failure notification still goes out).
+    pub error: Option<String>,
+}
+
+/// Notify.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotificationSent {
+    pub outcome: String,
+    pub subject: String,
+    pub message_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn input() -> Value {
+        json!({
+            "cluster_arn": "arn:aws:kafka:us-east-1:123456789012:cluster/demo/6f3c1e2a-0000-4000-8000-000000000000-2",
+            "cluster_name": "demo",
+            "incident": {"type": "MSKClusterCapacityInsufficient", "severity": "High"},
+            "current_broker_count": 2,
+            "target_broker_count": 4,
+            "az_count": 2,
+            "current_version": "K3AEGXETSR30VB",
+            "mode": "auto"
+        })
+    }
+
+    #[test]
+    fn the_detector_input_is_a_state_and_unknown_fields_pass_through() {
+        let mut v = input();
+        v["approval"] = json!({"approved_by": "ops"});
+        let s: WorkflowState = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(s.target_broker_count, 4);
+        let back = serde_json::to_value(&s).unwrap();
+        assert_eq!(back, v, "nothing added, nothing lost");
+    }
+
+    #[test]
+    fn invalid_identities_are_refused() {
+        let mut v = input();
+        v["cluster_arn"] = json!("arn:aws:kafka:us-east-1:1:cluster/x;reboot/y");
+        assert!(serde_json::from_value::<WorkflowState>(v).is_err());
+    }
+}

@@ -1,0 +1,247 @@
+"""The remediation state machine end to end on the local default: statemachine/remediation.asl.json
+executed by moto's Step Functions engine, its Lambda tasks served by `cargo lambda watch` (the real
+assess, scale, kafka-ops and notify binaries), MSK's UpdateBrokerCount emulated over a real Kafka
+cluster (new broker JVMs), and every SSM command really run by the local SSM agent stand-in with the
+real Kafka CLI.
+
+1. auto mode, 2 -> 4 brokers: SUCCEEDED; the plan moved exactly its lower bound; Kafka itself now
+   spreads replicas over all 4 brokers with nothing under-replicated; the success notification
+   reached SNS.
+2. fault: `--verify` fails mid-reassignment (an injected tool error) -> the execution FAILS with
+   CommandFailed, the cleanup removed every reassignment throttle Kafka had set, the failure
+   notification was sent, and the cluster still serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.stack import Stack, StackConfig
+
+REPO = Path(__file__).resolve().parents[2]
+ASL = REPO / "statemachine" / "remediation.asl.json"
+BIN = REPO / "local" / "kafka" / "bin"
+FUNCTIONS = ("assess", "scale", "kafka-ops", "notify")
+BUCKET = "autoheal-plans-e2e"
+
+pytestmark = pytest.mark.timeout(1500)
+
+
+def definition(region: str, account: str) -> str:
+    """The ASL with its substitutions made, as SAM's DefinitionSubstitutions would."""
+    text = ASL.read_text()
+    fns = {"Assess": "assess", "Scale": "scale", "KafkaOps": "kafka-ops", "Notify": "notify",
+           "ApprovalRequest": "approval-request"}
+    subs = {f"{k}FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{v}" for k, v in fns.items()}
+    subs |= {"ScalePollSeconds": "2", "ScaleTimeoutSeconds": "300", "VerifyPollSeconds": "2",
+             "ReassignTimeoutSeconds": "600"}
+    for k, v in subs.items():
+        text = text.replace("${%s}" % k, v)
+    assert "${" not in text, "a placeholder of the ASL has no substitution in this test"
+    return text
+
+
+class Env:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.sfn = stack.client("stepfunctions")
+        self.sqs = stack.client("sqs")
+        sns = stack.client("sns")
+        stack.client("s3").create_bucket(Bucket=BUCKET)
+        self.topic = sns.create_topic(Name="autoheal-e2e")["TopicArn"]
+        self.queue = self.sqs.create_queue(QueueName="autoheal-e2e-notes")["QueueUrl"]
+        qarn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=qarn)
+        self.sm = self.sfn.create_state_machine(
+            name="msk-autoheal-remediation",
+            definition=definition(stack.region, stack.account_id),
+            roleArn=f"arn:aws:iam::{stack.account_id}:role/remediation",
+        )["stateMachineArn"]
+
+    def lambda_env(self, bin_dir: Path) -> dict[str, str]:
+        return {
+            "TOPIC_ARN": self.topic,
+            "PLAN_BUCKET": BUCKET,
+            "CLIENT_INSTANCE_ID": self.stack.client_instance_id,
+            "CLUSTER_ARN": self.stack.cluster_arn,
+            "KAFKA_BIN_DIR": str(bin_dir),
+            "MAX_BROKERS": "6",
+            "THROTTLE_BYTES_PER_SEC": str(20 * 1024 * 1024),
+            "COMMAND_WAIT_SECONDS": "100",
+            "RUST_LOG": "info",
+        }
+
+    def describe_cluster(self) -> dict:
+        return self.stack.client("kafka").describe_cluster_v2(ClusterArn=self.stack.cluster_arn)["ClusterInfo"]
+
+    def run(self, name: str, current: int, target: int, timeout: float = 900) -> dict:
+        info = self.describe_cluster()
+        payload = {
+            "cluster_arn": self.stack.cluster_arn,
+            "cluster_name": self.stack.cluster_name,
+            "incident": {
+                "type": "MSKClusterCapacityInsufficient", "severity": "High",
+                "signal": "UnderReplicatedPartitions > 0", "alarm_name": "demo-under-replicated",
+                "alarm_arn": None, "state_change_time": "2026-11-25T18:00:00Z", "source": "eventbridge",
+            },
+            "current_broker_count": current,
+            "target_broker_count": target,
+            "az_count": 2,
+            "current_version": info["CurrentVersion"],
+            "mode": "auto",
+        }
+        arn = self.sfn.start_execution(stateMachineArn=self.sm, name=name, input=json.dumps(payload))["executionArn"]
+        deadline = time.monotonic() + timeout
+        while True:
+            d = self.sfn.describe_execution(executionArn=arn)
+            if d["status"] != "RUNNING":
+                break
+            assert time.monotonic() < deadline, f"{name} still RUNNING after {timeout:.0f}s:\n{self.history(arn)}"
+            time.sleep(2)
+        d["history"] = self.history(arn)
+        return d
+
+    def history(self, arn: str) -> str:
+        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        lines = []
+        for e in events:
+            detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            what = detail.get("name") or detail.get("error") or ""
+            lines.append(f"{e['type']} {what} {str(detail.get('cause', ''))[:300]}")
+        return "\n".join(lines)
+
+    def notifications(self) -> list[dict]:
+        out = []
+        for _ in range(5):
+            msgs = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            for m in msgs:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
+            if not msgs and out:
+                break
+        return out
+
+
+def replicas_per_broker(stack: Stack) -> dict[int, int]:
+    """From Kafka itself: `kafka-topics.sh --describe` of the whole cluster."""
+    out = stack.kafka.tool("kafka-topics.sh", "--bootstrap-server", stack.kafka.bootstrap_servers, "--describe").stdout
+    counts: dict[int, int] = {}
+    for line in out.splitlines():
+        if "Partition:" in line and "Replicas:" in line:
+            reps = line.split("Replicas:")[1].split()[0]
+            for b in reps.split(","):
+                counts[int(b)] = counts.get(int(b), 0) + 1
+    return counts
+
+
+def under_replicated(stack: Stack) -> str:
+    return stack.kafka.tool(
+        "kafka-topics.sh", "--bootstrap-server", stack.kafka.bootstrap_servers, "--describe", "--under-replicated-partitions"
+    ).stdout.strip()
+
+
+def throttle_configs(stack: Stack) -> str:
+    bs = stack.kafka.bootstrap_servers
+    out = ""
+    for kind in ("brokers", "topics"):
+        out += stack.kafka.tool("kafka-configs.sh", "--bootstrap-server", bs, "--entity-type", kind, "--describe").stdout
+    return "\n".join(line for line in out.splitlines() if "throttled" in line)
+
+
+@pytest.fixture(scope="module")
+def env(kafka_available: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    cfg = StackConfig(
+        state_dir=tmp_path_factory.mktemp("workflow-stack"),
+        brokers=2,
+        limit_kind="none",
+        alarm=None,
+        event_targets=(),
+        max_brokers=6,
+        update_min_seconds=3.0,
+        cargo_target_dir=Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") else None,
+    )
+    with Stack(cfg) as stack:
+        yield Env(stack)
+
+
+def test_auto_mode_scales_rebalances_and_heals(env: Env) -> None:
+    stack = env.stack
+    stack.kafka.create_topic("stress-test", 12, 2)
+    bs = stack.kafka.bootstrap_servers
+    stack.kafka.tool(
+        "kafka-producer-perf-test.sh", "--topic", "stress-test", "--num-records", "20000", "--record-size", "1024",
+        "--throughput", "-1", "--producer-props", f"bootstrap.servers={bs}", "acks=all",
+    )
+    assert set(replicas_per_broker(stack)) == {1, 2}
+    stack.start_lambdas(FUNCTIONS, env=env.lambda_env(BIN))
+
+    d = env.run("e2e-auto-2-to-4", current=2, target=4)
+    assert d["status"] == "SUCCEEDED", d["history"]
+    out = json.loads(d["output"])
+
+    assert out["assessment"]["broker_count"] == 2 and out["assessment"]["scale_needed"]
+    assert "update-broker-count" in out["assessment"]["fixes"]["aws_cli"]
+    assert out["scale"]["requested"] and out["scale"]["broker_count"] == 4 and out["scale"]["active"]
+    assert env.describe_cluster()["Provisioned"]["NumberOfBrokerNodes"] == 4
+    plan = out["plan"]
+    assert plan["moves"] > 0 and plan["moves"] == plan["lower_bound"], plan
+    assert out["reassignment"]["status"] == "complete" and out["reassignment"]["throttles_removed"]
+    assert out["healed"]["under_replicated"] == 0 and out["healed"]["replica_spread"] <= 1
+
+    # What Kafka itself says, not what the workflow reported.
+    counts = replicas_per_broker(stack)
+    assert set(counts) == {1, 2, 3, 4}, counts
+    assert max(counts.values()) - min(counts.values()) <= 1, counts
+    assert under_replicated(stack) == ""
+    assert throttle_configs(stack) == ""
+
+    notes = env.notifications()
+    assert len(notes) == 1, notes
+    assert "healed" in notes[0]["Subject"] and "2 -> 4 brokers" in notes[0]["Subject"], notes[0]["Subject"]
+    assert f"{plan['moves']} replicas moved" in notes[0]["Message"]
+
+
+def test_a_failing_command_mid_reassignment_cleans_up_and_notifies(env: Env, tmp_path: Path) -> None:
+    stack = env.stack
+    # A topic whose replicas sit on brokers 1 and 2 only: the plan must move some of them.
+    stack.kafka.tool(
+        "kafka-topics.sh", "--bootstrap-server", stack.kafka.bootstrap_servers, "--create", "--topic", "skewed",
+        "--replica-assignment", ",".join(["1:2", "2:1"] * 4),
+    )
+    stack.kafka.tool(
+        "kafka-producer-perf-test.sh", "--topic", "skewed", "--num-records", "30000", "--record-size", "1024",
+        "--throughput", "-1", "--producer-props", f"bootstrap.servers={stack.kafka.bootstrap_servers}", "acks=all",
+    )
+    # The Kafka client's tools, except that --verify fails like a broken tool or connection would.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in BIN.iterdir():
+        (bin_dir / tool.name).symlink_to(tool)
+    (bin_dir / "kafka-reassign-partitions.sh").unlink()
+    (bin_dir / "kafka-reassign-partitions.sh").write_text(
+        "#!/usr/bin/env bash\n"
+        'case " $* " in *" --verify "*) echo "Error: injected failure (broker connection lost)" >&2; exit 1 ;; esac\n'
+        f'exec "{BIN}/kafka-reassign-partitions.sh" "$@"\n'
+    )
+    (bin_dir / "kafka-reassign-partitions.sh").chmod(0o755)
+    stack.start_lambdas(FUNCTIONS, env=env.lambda_env(bin_dir))
+
+    d = env.run("e2e-fault-verify", current=4, target=4)
+    assert d["status"] == "FAILED", d["history"]
+    assert d.get("error") == "CommandFailed", (d.get("error"), d.get("cause"), d["history"])
+    assert "injected failure" in (d.get("cause") or "")
+
+    assert throttle_configs(stack) == "", "cleanup must leave no reassignment throttle behind"
+    notes = env.notifications()
+    assert len(notes) == 1, notes
+    assert "FAILED" in notes[0]["Subject"] and "CommandFailed" in notes[0]["Subject"]
+    assert "Cleanup:" in notes[0]["Message"]
+    # Still serving: metadata answers and every partition has a leader.
+    described = stack.kafka.tool("kafka-topics.sh", "--bootstrap-server", stack.kafka.bootstrap_servers, "--describe", "--topic", "skewed").stdout
+    assert "Leader: none" not in described and "Partition: 7" in described

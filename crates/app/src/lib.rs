@@ -3,5 +3,6 @@
 
 pub mod detect;
 pub mod error;
+pub mod workflow;
 
 pub use error::{AppError, Result};

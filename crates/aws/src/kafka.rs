@@ -1,7 +1,7 @@
-//! MSK adapter: `ClusterControl` over `aws_sdk_kafka::Client`.
+//! MSK adapter: `ClusterControl` and `ClusterScaling` over `aws_sdk_kafka::Client`.
 
 use crate::error::{AwsError, ErrorKind, Result};
-use crate::ports::ClusterControl;
+use crate::ports::{BootstrapBrokers, ClusterControl, ClusterScaling};
 use autoheal_domain::cluster::{ClusterArn, ClusterInfo, ClusterName, ClusterState, ClusterVersion};
 use aws_sdk_kafka::types::{Cluster, ClusterType};
 use tracing::instrument;
@@ -91,4 +91,49 @@ pub fn cluster_info(c: &Cluster) -> Result<ClusterInfo> {
         instance_type,
         kafka_version,
     })
+}
+impl ClusterScaling for MskClusters {
+    #[instrument(skip(self), fields(cluster_arn = %arn, current_version = %current_version, target))]
+    async fn update_broker_count(&self, arn: &ClusterArn, current_version: &ClusterVersion, target: u32) -> Result<String> {
+        let target = i32::try_from(target)
+            .map_err(|_| AwsError::new("UpdateBrokerCount", ErrorKind::Invalid, format!("target {target} too large")))?;
+        let out = self
+            .client
+            .update_broker_count()
+            .cluster_arn(arn.as_str())
+            .current_version(current_version.as_str())
+            .target_number_of_broker_nodes(target)
+            .send()
+            .await
+            .map_err(|e| stale_version_is_conflict(AwsError::from_sdk("UpdateBrokerCount", e)))?;
+        Ok(out.cluster_operation_arn().unwrap_or_default().to_owned())
+    }
+
+    #[instrument(skip(self), fields(cluster_arn = %arn))]
+    async fn bootstrap_brokers(&self, arn: &ClusterArn) -> Result<BootstrapBrokers> {
+        let out = self
+            .client
+            .get_bootstrap_brokers()
+            .cluster_arn(arn.as_str())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetBootstrapBrokers", e))?;
+        let s = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(BootstrapBrokers {
+            plaintext: s(out.bootstrap_broker_string()),
+            tls: s(out.bootstrap_broker_string_tls()),
+            sasl_scram: s(out.bootstrap_broker_string_sasl_scram()),
+            sasl_iam: s(out.bootstrap_broker_string_sasl_iam()),
+        })
+    }
+}
+
+/// MSK answers a stale CurrentVersion with BadRequestException ("The provided cluster version ...
+/// does not match the current version") or ConflictException: both mean "re-read and retry".
+fn stale_version_is_conflict(mut e: AwsError) -> AwsError {
+    let msg = e.message.to_ascii_lowercase();
+    if e.kind == ErrorKind::Invalid && msg.contains("version") && (msg.contains("match") || msg.contains("current")) {
+        e.kind = ErrorKind::Conflict;
+    }
+    e
 }

@@ -6,9 +6,11 @@ pub mod cloudwatch;
 pub mod error;
 pub mod kafka;
 pub mod ports;
+pub mod s3;
 pub mod sdk;
 pub mod secrets;
 pub mod sfn;
 pub mod sns;
+pub mod ssm;
 
 pub use error::{AwsError, ErrorKind};

@@ -43,3 +43,109 @@ pub trait Notifier: Send + Sync {
     /// Publishes a message; returns its id.
     fn publish(&self, subject: &str, message: &str) -> impl Future<Output = Result<String>> + Send;
 }
+
+/// What the workflow changes on MSK: the broker count, and where clients connect.
+pub trait ClusterScaling: Send + Sync {
+    /// UpdateBrokerCount; returns the cluster operation's ARN. A stale `current_version` is
+    /// `ErrorKind::Conflict` (MSK answers BadRequest or Conflict for it; see the adapter).
+    fn update_broker_count(
+        &self,
+        arn: &ClusterArn,
+        current_version: &autoheal_domain::cluster::ClusterVersion,
+        target: u32,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    /// GetBootstrapBrokers: every listener's connection string the cluster offers.
+    fn bootstrap_brokers(&self, arn: &ClusterArn) -> impl Future<Output = Result<BootstrapBrokers>> + Send;
+}
+
+/// GetBootstrapBrokers, one string per listener (absent when the listener is off).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootstrapBrokers {
+    pub plaintext: Option<String>,
+    pub tls: Option<String>,
+    pub sasl_scram: Option<String>,
+    pub sasl_iam: Option<String>,
+}
+
+/// A shell script for SSM Run Command (AWS-RunShellScript) on one instance.
+#[derive(Debug, Clone)]
+pub struct CommandRequest<'a> {
+    pub instance_id: &'a str,
+    pub commands: &'a [String],
+    /// Shown in the SSM console (≤ 100 characters).
+    pub comment: &'a str,
+    /// Full stdout/stderr go to `s3://bucket/prefix/...` (GetCommandInvocation keeps only 24,000
+    /// characters of stdout).
+    pub output_bucket: Option<&'a str>,
+    pub output_prefix: Option<&'a str>,
+    /// The agent kills the script after this long.
+    pub execution_timeout_seconds: u32,
+}
+
+/// SSM's status of one command invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandStatus {
+    Pending,
+    InProgress,
+    Success,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Other(String),
+}
+
+impl CommandStatus {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "Pending" | "Delayed" => Self::Pending,
+            "InProgress" | "Cancelling" => Self::InProgress,
+            "Success" => Self::Success,
+            "Failed" => Self::Failed,
+            "TimedOut" => Self::TimedOut,
+            "Cancelled" => Self::Cancelled,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        !matches!(self, Self::Pending | Self::InProgress)
+    }
+}
+
+/// One invocation as GetCommandInvocation reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandInvocation {
+    pub status: CommandStatus,
+    /// The script's exit code (-1 while it runs).
+    pub response_code: i32,
+    /// At most 24,000 characters; the full text is in S3 when an output bucket was given.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Running scripts on the Kafka client instance.
+pub trait CommandRunner: Send + Sync {
+    /// SendCommand; returns the command id.
+    fn send_command(&self, req: &CommandRequest<'_>) -> impl Future<Output = Result<String>> + Send;
+
+    /// GetCommandInvocation; `None` while SSM does not know the invocation yet (right after sending).
+    fn command_invocation(
+        &self,
+        command_id: &str,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Option<CommandInvocation>>> + Send;
+}
+
+/// Objects in S3: captures, plans, SSM output.
+pub trait ObjectStore: Send + Sync {
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn get_object(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
+}

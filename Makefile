@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export CARGO_TERM_COLOR ?= never
 
 # All Lambda packages: built together in one cargo-lambda invocation.
-LAMBDAS := detector assess scale kafka-ops notify
+LAMBDAS := detector assess scale kafka-ops notify approval approval-request
 LAMBDA_PKGS := $(foreach f,$(LAMBDAS),-p $(f))
 
 .PHONY: help setup build test lint fmt-check clippy test-rust test-integration validate demo bench deploy clean

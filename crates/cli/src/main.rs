@@ -1,6 +1,7 @@
 //! `autoheal`: the operators' CLI. Every Lambda decision as a dry run, plans, fixes, monitoring.
 //! This file only parses the command line and maps errors to exit codes.
 
+mod approval;
 mod detect;
 mod error;
 mod fix;
@@ -12,7 +13,11 @@ use clap::{Parser, Subcommand};
 use error::CliError;
 
 #[derive(Parser)]
-#[command(name = "autoheal", version, about = "Heal an undersized Amazon MSK cluster: dry runs, plans, fixes, monitoring")]
+#[command(
+    name = "autoheal",
+    version,
+    about = "Heal an undersized Amazon MSK cluster: dry runs, plans, fixes, monitoring"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +35,12 @@ enum Command {
     Fix(fix::Args),
     /// Plan a partition reassignment with the fewest replica moves (writes --execute JSON).
     Plan(plan::Args),
+    /// Sign an approve or reject link for a waiting task token (as the approval email carries it).
+    ApprovalLink(approval::LinkArgs),
+    /// The approval email exactly as the approval-request Lambda would send it, offline.
+    ApprovalEmail(approval::EmailArgs),
+    /// Check an approval link: valid, forged, expired or cut, and what it decides.
+    ApprovalVerify(approval::VerifyArgs),
 }
 
 fn main() {
@@ -55,6 +66,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Monitor(args) => monitor::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::ApprovalLink(args) => approval::run_link(args),
+        Command::ApprovalEmail(args) => approval::run_email(args),
+        Command::ApprovalVerify(args) => approval::run_verify(args),
     }
 }
 

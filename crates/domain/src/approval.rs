@@ -8,7 +8,7 @@ mod link;
 mod page;
 mod prices;
 
-pub use email::{ApprovalEmail, EmailText, PlanSummary, human_bytes, human_duration};
+pub use email::{ApprovalEmail, EmailText, IncidentFacts, PlanSummary, Proposal, human_bytes, human_duration};
 pub use link::{
     Action, BaseUrl, Decision, ExecutionName, KeyError, Link, LinkError, LinkSubject, MAX_NOTE_CHARS,
     MAX_VALIDITY_SECONDS, MIN_KEY_BYTES, SigningKey, TaskToken, clean_note, parse_urlencoded,

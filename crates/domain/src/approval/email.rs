@@ -4,13 +4,45 @@
 
 use super::link::ExecutionName;
 use super::prices::cost_of;
-use crate::alarm::AlarmSource;
+use crate::cluster::{ClusterArn, ClusterName, ClusterVersion};
 use crate::fixes::{BrokerChange, FixError, FixFormat, FixRequest, KafkaScriptSettings, render};
 use crate::kafka_cli::Throttle;
-use crate::remediation::RemediationInput;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+
+/// The remediation an approval is asked for: the execution input's fields (docs/ARCHITECTURE.md),
+/// read from the workflow state, whose other fields are ignored. The cluster's identity is strict
+/// (it reaches commands and links); the incident is only shown, so it is read leniently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub cluster_arn: ClusterArn,
+    pub cluster_name: ClusterName,
+    #[serde(default)]
+    pub incident: IncidentFacts,
+    pub current_broker_count: u32,
+    pub target_broker_count: u32,
+    pub az_count: u32,
+    pub current_version: ClusterVersion,
+}
+
+/// The incident as the detector described it; any field may be missing (an execution started by
+/// hand), and then the email says so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentFacts {
+    #[serde(rename = "type", default)]
+    pub incident_type: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub signal: Option<String>,
+    #[serde(default)]
+    pub alarm_name: Option<String>,
+    #[serde(default)]
+    pub state_change_time: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+}
 
 /// The dry-run reassignment plan, in numbers: what the workflow's plan step reports before any
 /// broker is added. Unknown fields are ignored so the plan step can report more.
@@ -40,7 +72,7 @@ pub struct PlanSummary {
 /// Everything the email says.
 #[derive(Debug, Clone)]
 pub struct ApprovalEmail<'a> {
-    pub input: &'a RemediationInput,
+    pub proposal: &'a Proposal,
     pub execution: &'a ExecutionName,
     /// From DescribeClusterV2 (Assess); prices the added brokers.
     pub instance_type: Option<&'a str>,
@@ -62,7 +94,7 @@ pub struct EmailText {
 
 impl ApprovalEmail<'_> {
     pub fn render(&self) -> Result<EmailText, FixError> {
-        let input = self.input;
+        let input = self.proposal;
         let brokers = BrokerChange::new(input.current_broker_count, input.target_broker_count)?;
         let fix = FixRequest {
             cluster_arn: input.cluster_arn.clone(),
@@ -81,14 +113,16 @@ impl ApprovalEmail<'_> {
         let _ = writeln!(b);
         let _ = writeln!(b, "INCIDENT");
         let inc = &input.incident;
-        let _ = writeln!(b, "  Type:      {} ({:?})", inc.incident_type.as_str(), inc.severity);
-        let _ = writeln!(b, "  Signal:    {}", one_line(&inc.signal));
+        let shown = |v: &Option<String>| v.as_deref().map(one_line).unwrap_or_else(|| "(not given)".into());
+        let severity = inc.severity.as_deref().map(|s| format!(" ({})", one_line(s))).unwrap_or_default();
+        let _ = writeln!(b, "  Type:      {}{severity}", shown(&inc.incident_type));
+        let _ = writeln!(b, "  Signal:    {}", shown(&inc.signal));
+        let source = inc.source.as_deref().map(|s| format!(" (via {})", source_name(s))).unwrap_or_default();
         let _ = writeln!(
             b,
-            "  Alarm:     {} in ALARM since {} (via {})",
-            one_line(&inc.alarm_name),
-            inc.state_change_time,
-            source_name(inc.source)
+            "  Alarm:     {} in ALARM since {}{source}",
+            shown(&inc.alarm_name),
+            shown(&inc.state_change_time)
         );
         let _ = writeln!(b, "  Cluster:   {}", input.cluster_name);
         let _ = writeln!(b, "             {}", input.cluster_arn);
@@ -187,11 +221,12 @@ impl ApprovalEmail<'_> {
     }
 }
 
-fn source_name(s: AlarmSource) -> &'static str {
+fn source_name(s: &str) -> String {
     match s {
-        AlarmSource::Eventbridge => "EventBridge",
-        AlarmSource::Sns => "SNS",
-        AlarmSource::AlarmAction => "the alarm's action",
+        "eventbridge" => "EventBridge".into(),
+        "sns" => "SNS".into(),
+        "alarm-action" => "the alarm's action".into(),
+        other => one_line(other),
     }
 }
 
@@ -230,46 +265,38 @@ pub fn human_duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alarm::{Incident, IncidentType, Severity};
-    use crate::cluster::{ClusterArn, ClusterName, ClusterVersion};
-    use crate::remediation::Mode;
+    use serde_json::json;
 
     fn t(s: &str) -> Timestamp {
         Timestamp::parse(s).unwrap()
     }
 
-    pub fn input() -> RemediationInput {
-        RemediationInput {
-            cluster_arn: ClusterArn::parse(
-                "arn:aws:kafka:us-east-1:123456789012:cluster/demo/6f3c1e2a-0000-4000-8000-000000000000-2",
-            )
-            .unwrap(),
-            cluster_name: ClusterName::parse("demo").unwrap(),
-            incident: Incident {
-                incident_type: IncidentType::MskClusterCapacityInsufficient,
-                severity: Severity::High,
-                signal: "UnderReplicatedPartitions > 0".into(),
-                cluster_name: ClusterName::parse("demo").unwrap(),
-                alarm_name: "demo-under-replicated".into(),
-                alarm_arn: None,
-                state_change_time: t("2026-11-25T18:00:00Z"),
-                source: AlarmSource::Eventbridge,
+    /// The execution input exactly as docs/ARCHITECTURE.md shows it.
+    pub fn input() -> Proposal {
+        serde_json::from_value(json!({
+            "cluster_arn": "arn:aws:kafka:us-east-1:123456789012:cluster/demo/6f3c1e2a-0000-4000-8000-000000000000-2",
+            "cluster_name": "demo",
+            "incident": {
+                "type": "MSKClusterCapacityInsufficient",
+                "severity": "High",
+                "signal": "UnderReplicatedPartitions > 0",
+                "alarm_name": "demo-under-replicated",
+                "alarm_arn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:demo-under-replicated",
+                "state_change_time": "2026-11-25T18:00:00Z",
+                "source": "eventbridge"
             },
-            current_broker_count: 2,
-            target_broker_count: 4,
-            az_count: 2,
-            current_version: ClusterVersion::parse("K3AEGXETSR30VB").unwrap(),
-            mode: Mode::Approval,
-        }
+            "current_broker_count": 2,
+            "target_broker_count": 4,
+            "az_count": 2,
+            "current_version": "K3AEGXETSR30VB",
+            "mode": "approval"
+        }))
+        .unwrap()
     }
 
-    fn email<'a>(
-        input: &'a RemediationInput,
-        exec: &'a ExecutionName,
-        plan: Option<&'a PlanSummary>,
-    ) -> ApprovalEmail<'a> {
+    fn email<'a>(input: &'a Proposal, exec: &'a ExecutionName, plan: Option<&'a PlanSummary>) -> ApprovalEmail<'a> {
         ApprovalEmail {
-            input,
+            proposal: input,
             execution: exec,
             instance_type: Some("kafka.m5.large"),
             plan,
@@ -338,6 +365,17 @@ mod tests {
         let plan = PlanSummary { moves: 4, bytes_moved: Some(100 * 1024 * 1024), ..PlanSummary::default() };
         let b = email(&input, &exec, Some(&plan)).render().unwrap().body;
         assert!(b.contains("ETA:           at most 2 s at that throttle"), "{b}");
+    }
+
+    #[test]
+    fn an_execution_started_by_hand_without_an_incident_still_renders() {
+        let mut v = serde_json::to_value(input()).unwrap();
+        v["incident"] = json!({"type": "manual"});
+        let p: Proposal = serde_json::from_value(v).unwrap();
+        let exec = ExecutionName::parse("manual-1").unwrap();
+        let b = email(&p, &exec, None).render().unwrap().body;
+        assert!(b.contains("Type:      manual\n"), "{b}");
+        assert!(b.contains("Alarm:     (not given) in ALARM since (not given)\n"), "{b}");
     }
 
     #[test]

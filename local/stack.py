@@ -190,15 +190,18 @@ class Stack:
         self.info = json.loads(ready.read_text())
         self.kafka = RemoteCluster(self.info["kafka"])
 
-    def start_lambdas(self, functions: Sequence[str], env: Mapping[str, str] | None = None) -> LambdaWatch:
+    def start_lambdas(
+        self, functions: Sequence[str], env: Mapping[str, str] | None = None, port: int | None = None
+    ) -> LambdaWatch:
         """(Re)start cargo lambda watch serving `functions` with `env` (+ the emulator's AWS env) and
-        route the emulator's Lambda invokes to it."""
+        route the emulator's Lambda invokes to it. `port` (default: a free one) lets a function's own
+        environment name its URL, e.g. the approval endpoint's `<url>/lambda-url/approval/`."""
         assert self.sup is not None, "stack not started"
         if self.lambdas is not None:
             self.lambdas.stop()
         fenv = aws_env(self.endpoint, self.region) | {"RUST_LOG": "info"} | dict(env or {})
         self.lambdas = LambdaWatch(
-            self.sup, env=fenv, state_dir=self.state_dir, target_dir=self.config.cargo_target_dir
+            self.sup, env=fenv, state_dir=self.state_dir, port=port, target_dir=self.config.cargo_target_dir
         ).start(prebuild=list(functions) if self.config.prebuild_lambdas else [])
         self.control("POST", "/_local/lambda", {"url": self.lambdas.url})
         self._write_stack_json()

@@ -92,11 +92,18 @@ pub fn cluster_info(c: &Cluster) -> Result<ClusterInfo> {
         kafka_version,
     })
 }
+
 impl ClusterScaling for MskClusters {
     #[instrument(skip(self), fields(cluster_arn = %arn, current_version = %current_version, target))]
-    async fn update_broker_count(&self, arn: &ClusterArn, current_version: &ClusterVersion, target: u32) -> Result<String> {
-        let target = i32::try_from(target)
-            .map_err(|_| AwsError::new("UpdateBrokerCount", ErrorKind::Invalid, format!("target {target} too large")))?;
+    async fn update_broker_count(
+        &self,
+        arn: &ClusterArn,
+        current_version: &ClusterVersion,
+        target: u32,
+    ) -> Result<String> {
+        let target = i32::try_from(target).map_err(|_| {
+            AwsError::new("UpdateBrokerCount", ErrorKind::Invalid, format!("target {target} too large"))
+        })?;
         let out = self
             .client
             .update_broker_count()

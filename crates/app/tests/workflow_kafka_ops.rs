@@ -1,0 +1,326 @@
+//! The Kafka steps over the real SSM adapter with mocked SSM responses (throttling, an invocation
+//! not visible yet, InProgress → Success, failed scripts) and an in-memory S3 holding what the SSM
+//! agent would upload: output recorded from real Kafka (tests/fixtures/kafka).
+
+use autoheal_app::workflow::WorkflowState;
+use autoheal_app::workflow::kafka_ops::{KafkaOps, KafkaOpsConfig};
+use autoheal_app::workflow::state::{PlanSummary, ReassignmentProgress, ReassignmentStatus};
+use autoheal_aws::ports::{BootstrapBrokers, ClusterScaling, ObjectStore};
+use autoheal_aws::ssm::{RunCommand, output_key};
+use autoheal_aws::{AwsError, ErrorKind, sdk};
+use autoheal_domain::cluster::{ClusterArn, ClusterVersion};
+use autoheal_domain::kafka_cli::{BootstrapServers, InstanceId, KafkaBinDir, S3Bucket, S3Key, Throttle};
+use autoheal_domain::time::Timestamp;
+use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationOutput;
+use aws_sdk_ssm::operation::send_command::SendCommandOutput;
+use aws_sdk_ssm::types::{Command, CommandInvocationStatus};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const ARN: &str = "arn:aws:kafka:us-east-1:123456789012:cluster/demo/6f3c1e2a-0000-4000-8000-000000000000-2";
+const INSTANCE: &str = "i-0123456789abcdef0";
+const BUCKET: &str = "plans-1";
+const EXEC: &str = "e2e-1";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../../tests/fixtures/kafka/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn state() -> WorkflowState {
+    serde_json::from_value(json!({
+        "cluster_arn": ARN, "cluster_name": "demo", "incident": {},
+        "current_broker_count": 2, "target_broker_count": 4, "az_count": 2,
+        "current_version": "K1", "mode": "auto"
+    }))
+    .unwrap()
+}
+
+/// S3 in memory.
+#[derive(Clone, Default)]
+struct Store(Arc<Mutex<HashMap<String, Vec<u8>>>>);
+
+impl ObjectStore for Store {
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>, _ct: &str) -> autoheal_aws::error::Result<()> {
+        self.0.lock().unwrap().insert(format!("{bucket}/{key}"), body);
+        Ok(())
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> autoheal_aws::error::Result<Vec<u8>> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&format!("{bucket}/{key}"))
+            .cloned()
+            .ok_or_else(|| AwsError::new("GetObject", ErrorKind::NotFound, format!("no {key}")))
+    }
+}
+
+impl Store {
+    /// What the SSM agent uploads for command `id`.
+    fn agent_output(&self, id: &str, stdout: &str) {
+        let key = output_key(Some(&format!("autoheal/{EXEC}/ssm")), id, INSTANCE, "stdout");
+        self.0.lock().unwrap().insert(format!("{BUCKET}/{key}"), stdout.as_bytes().to_vec());
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.0.lock().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+}
+
+/// Bootstrap servers are configured, so MSK is never asked.
+struct NoMsk;
+
+impl ClusterScaling for NoMsk {
+    async fn update_broker_count(
+        &self,
+        _: &ClusterArn,
+        _: &ClusterVersion,
+        _: u32,
+    ) -> autoheal_aws::error::Result<String> {
+        unreachable!("kafka-ops never scales")
+    }
+
+    async fn bootstrap_brokers(&self, _: &ClusterArn) -> autoheal_aws::error::Result<BootstrapBrokers> {
+        unreachable!("BOOTSTRAP_SERVERS is configured")
+    }
+}
+
+fn ssm_error(code: &str) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(400).unwrap(),
+        SdkBody::from(format!(r#"{{"__type":"{code}","message":"x"}}"#)),
+    )
+}
+
+fn send(id: &'static str) -> Rule {
+    mock!(aws_sdk_ssm::Client::send_command)
+        .match_requests(|r| {
+            r.document_name() == Some("AWS-RunShellScript")
+                && r.instance_ids() == [INSTANCE]
+                && r.output_s3_bucket_name() == Some(BUCKET)
+        })
+        .then_output(move || SendCommandOutput::builder().command(Command::builder().command_id(id).build()).build())
+}
+
+fn finished(status: CommandInvocationStatus, code: i32) -> Rule {
+    mock!(aws_sdk_ssm::Client::get_command_invocation)
+        .then_output(move || GetCommandInvocationOutput::builder().status(status.clone()).response_code(code).build())
+}
+
+fn ops(rules: &[&Rule], store: &Store) -> KafkaOps<NoMsk, RunCommand, Store> {
+    let retries =
+        sdk::retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2));
+    let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules, |c| c.retry_config(retries.clone()));
+    KafkaOps {
+        clusters: NoMsk,
+        runner: RunCommand::new(client),
+        store: store.clone(),
+        config: KafkaOpsConfig {
+            instance_id: InstanceId::parse(INSTANCE).unwrap(),
+            bin_dir: KafkaBinDir::default(),
+            bootstrap_servers: Some(BootstrapServers::parse("b-1.demo:9092").unwrap()),
+            command_config: None,
+            throttle: Throttle::new(10_485_760).unwrap(),
+            bucket: S3Bucket::parse(BUCKET).unwrap(),
+            prefix: S3Key::parse("autoheal").unwrap(),
+            cancel_on_failure: true,
+            max_moves_per_broker: None,
+            command_wait: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(1),
+            command_timeout_seconds: 600,
+        },
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::parse("2026-11-25T18:30:00Z").unwrap()
+}
+
+fn capture_stdout() -> String {
+    format!(
+        "#autoheal:section:topics\n{}#autoheal:section:log-dirs\n{}#autoheal:section:brokers\n{}#autoheal:end\n",
+        fixture("topics-describe-4-brokers-4.1.2.txt"),
+        fixture("log-dirs-describe-4.1.2.txt"),
+        fixture("broker-api-versions-brokers-4.1.2.txt")
+    )
+}
+
+#[tokio::test]
+async fn capture_then_plan_through_throttling_and_a_late_invocation() {
+    let store = Store::default();
+    store.agent_output("cmd-1", &capture_stdout());
+    let send = mock!(aws_sdk_ssm::Client::send_command)
+        .sequence()
+        .http_response(|| ssm_error("ThrottlingException"))
+        .output(|| SendCommandOutput::builder().command(Command::builder().command_id("cmd-1").build()).build())
+        .build();
+    let get = mock!(aws_sdk_ssm::Client::get_command_invocation)
+        .sequence()
+        .http_response(|| ssm_error("InvocationDoesNotExist"))
+        .output(|| {
+            GetCommandInvocationOutput::builder().status(CommandInvocationStatus::InProgress).response_code(-1).build()
+        })
+        .output(|| {
+            GetCommandInvocationOutput::builder().status(CommandInvocationStatus::Success).response_code(0).build()
+        })
+        .build();
+    let ops = ops(&[&send, &get], &store);
+    let s = ops.capture(state(), EXEC, now()).await.unwrap();
+    let c = s.capture.clone().unwrap();
+    assert_eq!(c.brokers, vec![1, 2, 3, 4]);
+    assert_eq!(c.racks.as_ref().unwrap().len(), 4);
+    assert_eq!((c.partitions, c.under_replicated), (13, 0));
+    assert_eq!(send.num_calls(), 2, "the throttled SendCommand was retried");
+    assert_eq!(get.num_calls(), 3);
+
+    let s = ops.plan(s, EXEC).await.unwrap();
+    let p = s.plan.unwrap();
+    assert!(p.moves > 0 && p.moves == p.lower_bound, "{p:?}");
+    assert_eq!(p.replica_spread_after, 1);
+    assert!(store.keys().contains(&format!("{BUCKET}/autoheal/{EXEC}/stage-1.json")), "{:?}", store.keys());
+    let plan: serde_json::Value =
+        serde_json::from_slice(&store.get_object(BUCKET, &p.plan_key).await.unwrap()).unwrap();
+    assert_eq!(plan["partitions"].as_array().unwrap().len(), p.changed_partitions);
+}
+
+#[tokio::test]
+async fn a_failed_capture_is_command_failed_and_unknown_racks_block_the_plan() {
+    let store = Store::default();
+    store.agent_output("cmd-1", "#autoheal:section:topics\n");
+    let (send, get) = (send("cmd-1"), finished(CommandInvocationStatus::Failed, 1));
+    let e = ops(&[&send, &get], &store).capture(state(), EXEC, now()).await.unwrap_err();
+    assert_eq!(e.error_type(), "CommandFailed", "{e}");
+    assert!(e.to_string().contains("exited 1"), "{e}");
+
+    // Capture without racks (tool unavailable) on a 2-AZ cluster: no plan.
+    let store = Store::default();
+    let no_racks =
+        capture_stdout().replace(&fixture("broker-api-versions-brokers-4.1.2.txt"), "#autoheal:unavailable\n");
+    store.agent_output("cmd-1", &no_racks);
+    let get = finished(CommandInvocationStatus::Success, 0);
+    let ops = ops(&[&send, &get], &store);
+    let s = ops.capture(state(), EXEC, now()).await.unwrap();
+    assert!(s.capture.as_ref().unwrap().racks.is_none());
+    let e = ops.plan(s, EXEC).await.unwrap_err();
+    assert_eq!(e.error_type(), "CommandFailed");
+    assert!(e.to_string().contains("racks are unknown"), "{e}");
+}
+
+fn planned_state(store: &Store) -> WorkflowState {
+    let stage = r#"{"version":1,"partitions":[{"topic":"big","partition":0,"replicas":[3,4]},{"topic":"stress-test","partition":0,"replicas":[3,1]}]}"#;
+    let key = format!("autoheal/{EXEC}/stage-1.json");
+    store.0.lock().unwrap().insert(format!("{BUCKET}/{key}"), stage.as_bytes().to_vec());
+    let mut s = state();
+    s.plan = Some(PlanSummary {
+        s3_bucket: BUCKET.into(),
+        s3_prefix: format!("autoheal/{EXEC}"),
+        plan_key: key.clone(),
+        rollback_key: format!("autoheal/{EXEC}/rollback.json"),
+        stage_keys: vec![key],
+        changed_partitions: 2,
+        moves: 3,
+        lower_bound: 3,
+        leader_changes: 1,
+        bytes_moved: Some(1),
+        eta_seconds: None,
+        replica_spread_before: 13,
+        replica_spread_after: 1,
+        throttle_bytes_per_sec: 10_485_760,
+        topics: vec!["big".into(), "stress-test".into()],
+        brokers: vec![1, 2, 3, 4],
+    });
+    s
+}
+
+#[tokio::test]
+async fn execute_is_idempotent_but_never_piles_onto_someone_elses_reassignment() {
+    let store = Store::default();
+    let s = planned_state(&store);
+    // Our own stage already running (a re-sent command): fine.
+    store.agent_output(
+        "cmd-1",
+        "#autoheal:section:list\nCurrent partition reassignments:\nbig-0: replicas: 3,4,1,2. adding: 3,4. removing: 1,2.\n",
+    );
+    let (send1, exit3) = (send("cmd-1"), finished(CommandInvocationStatus::Failed, 3));
+    let s2 = ops(&[&send1, &exit3], &store).execute(s.clone(), EXEC, now()).await.unwrap();
+    let r = s2.reassignment.unwrap();
+    assert_eq!((r.stage, r.stages, r.status), (0, 1, ReassignmentStatus::InProgress));
+
+    // Somebody else's: refused.
+    store.agent_output("cmd-1", &format!("#autoheal:section:list\n{}", fixture("reassign-list-busy-3.6.2.txt")));
+    let e = ops(&[&send1, &exit3], &store).execute(s, EXEC, now()).await.unwrap_err();
+    assert_eq!(e.error_type(), "CommandFailed");
+    assert!(e.to_string().contains("stress-test-1"), "{e}");
+}
+
+fn verifying(store: &Store) -> WorkflowState {
+    let mut s = planned_state(store);
+    s.reassignment = Some(ReassignmentProgress {
+        stage: 0,
+        stages: 1,
+        status: ReassignmentStatus::InProgress,
+        started_at: now(),
+        stage_started_at: now(),
+        verifies: 0,
+        partitions_complete: 0,
+        partitions_in_progress: 0,
+        throttles_removed: false,
+    });
+    s
+}
+
+#[tokio::test]
+async fn verify_reads_kafka_s_own_words() {
+    let store = Store::default();
+    let s = verifying(&store);
+    let (send1, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0));
+    let verify = |name: &str| format!("#autoheal:section:verify\n{}#autoheal:end\n", fixture(name));
+
+    store.agent_output("cmd-1", &verify("reassign-verify-in-progress-4.1.2.txt"));
+    let r = ops(&[&send1, &ok], &store).verify(s.clone(), EXEC, now()).await.unwrap().reassignment.unwrap();
+    assert_eq!((r.status, r.partitions_in_progress, r.verifies), (ReassignmentStatus::InProgress, 4, 1));
+
+    store.agent_output("cmd-1", &verify("reassign-verify-complete-3.6.2.txt"));
+    let r = ops(&[&send1, &ok], &store).verify(s.clone(), EXEC, now()).await.unwrap().reassignment.unwrap();
+    assert_eq!(r.status, ReassignmentStatus::Complete);
+    assert!(r.throttles_removed);
+
+    store.agent_output("cmd-1", &verify("reassign-verify-cancelled-4.1.2.txt"));
+    let e = ops(&[&send1, &ok], &store).verify(s, EXEC, now()).await.unwrap_err();
+    assert_eq!(e.error_type(), "ReassignmentFailed");
+    assert!(e.to_string().contains("big-0 (replicas [1, 2], target [3, 4])"), "{e}");
+}
+
+#[tokio::test]
+async fn cleanup_cancels_removes_throttles_and_reports_what_it_did() {
+    let store = Store::default();
+    let s = verifying(&store);
+    store.agent_output(
+        "cmd-1",
+        &format!(
+            "#autoheal:section:cancel\n{}\n#autoheal:section:throttles\n\
+             #autoheal:throttle-removed broker 1 leader.replication.throttled.rate,follower.replication.throttled.rate\n\
+             #autoheal:throttle-removed topic big leader.replication.throttled.replicas\n#autoheal:end\n",
+            fixture("reassign-cancel-4.1.2.txt")
+        ),
+    );
+    let (send1, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0));
+    let c = ops(&[&send1, &ok], &store).cleanup(s, EXEC).await.unwrap().cleanup.unwrap();
+    assert_eq!(c.cancelled, vec!["big-0"]);
+    assert_eq!(c.throttles_removed.len(), 2);
+    assert!(c.error.is_none() && c.skipped.is_none());
+
+    // Nothing started: no command at all.
+    let none = send("cmd-2");
+    let c = ops(&[&none], &store).cleanup(state(), EXEC).await.unwrap().cleanup.unwrap();
+    assert!(c.skipped.unwrap().contains("no reassignment was started"));
+    assert_eq!(none.num_calls(), 0);
+}

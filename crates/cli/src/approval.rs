@@ -106,7 +106,11 @@ fn expiry(signing: &Signing, now: Timestamp) -> Result<(Timestamp, i64), CliErro
         .ok()
         .filter(|s| (1..=autoheal_domain::approval::MAX_VALIDITY_SECONDS).contains(s))
         .ok_or_else(|| {
-            CliError::input(format!("invalid --expires-in {:?}: expected 1 to 604800 seconds", signing.expires_in))
+            CliError::input(format!(
+                "invalid --expires-in {:?}: expected 1 to {} seconds",
+                signing.expires_in,
+                autoheal_domain::approval::MAX_VALIDITY_SECONDS
+            ))
         })?;
     let at = Timestamp::from_unix_millis(now.unix_millis() + secs * 1000)
         .ok_or_else(|| CliError::input("--expires-in is out of range"))?;

@@ -53,7 +53,9 @@ pub fn endpoint_request(req: &Request) -> EndpointRequest {
         query: req.query_string_parameters().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         form,
         source_ip,
-        user_agent: context_agent.or_else(|| header("user-agent")),
+        // The header is what the browser sent; the context's copy is the same on AWS, but not under
+        // every local emulator.
+        user_agent: header("user-agent").or(context_agent),
     }
 }
 

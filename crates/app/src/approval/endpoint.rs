@@ -36,8 +36,9 @@ impl EndpointRequest {
         if self.form.iter().any(|(k, _)| k == "sig") { &self.form } else { &self.query }
     }
 
+    /// The operator's note: a form field (the page's textarea, `curl -d note=…`), else a query one.
     fn note(&self) -> Option<&str> {
-        self.link_params().iter().find(|(k, _)| k == "note").map(|(_, v)| v.as_str())
+        self.form.iter().chain(&self.query).find(|(k, _)| k == "note").map(|(_, v)| v.as_str())
     }
 }
 

@@ -34,7 +34,7 @@ pub struct RequestConfig {
 }
 
 impl RequestConfig {
-    /// The window from minutes (fractions allowed, so local tests can use seconds), 1 s to 7 days.
+    /// The window from minutes (fractions allowed, so local tests can use seconds), 1 s to 24 hours.
     pub fn window_from_minutes(minutes: f64) -> std::result::Result<i64, String> {
         let seconds = (minutes * 60.0).round();
         if !seconds.is_finite() || seconds < 1.0 || seconds > MAX_VALIDITY_SECONDS as f64 {
@@ -196,7 +196,10 @@ impl<N: Notifier> ApprovalRequester<N> {
             return Err(AppError::InvalidInput(format!("the approval window ended at {expires_at}, before the email")));
         }
         if left > MAX_VALIDITY_SECONDS + 60 {
-            return Err(AppError::InvalidInput(format!("approval expiry {expires_at} is more than 7 days away")));
+            return Err(AppError::InvalidInput(format!(
+                "approval expiry {expires_at} is more than {} hours away",
+                MAX_VALIDITY_SECONDS / 3600
+            )));
         }
         let email = self.render(input, token, expires_at, now)?;
         let message_id = self.notifier.publish(&email.subject, &email.body).await?;

@@ -24,8 +24,10 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Shortest accepted key: 256 bits, the HMAC-SHA256 output size (the stack generates 64 characters).
 pub const MIN_KEY_BYTES: usize = 32;
-/// Longest validity of a link: 7 days, the longest approval window the stack allows.
-pub const MAX_VALIDITY_SECONDS: i64 = 7 * 24 * 60 * 60;
+/// Longest validity of a link, and of an approval window: one day. An approval asked for longer ago
+/// decides on a cluster and a plan that may have changed since, and the workflow (48 h in all) must
+/// still have time to scale and move partitions after it.
+pub const MAX_VALIDITY_SECONDS: i64 = 24 * 60 * 60;
 /// Step Functions' limit on a task token's length.
 const MAX_TOKEN_BYTES: usize = 2048;
 /// An operator's note is kept to this many characters.

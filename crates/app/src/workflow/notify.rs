@@ -226,3 +226,65 @@ fn bytes(n: u64) -> String {
     const MIB: f64 = 1024.0 * 1024.0;
     if n as f64 >= MIB { format!("{:.1} MiB", n as f64 / MIB) } else { format!("{n} B") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state(extra: Value) -> WorkflowState {
+        let mut v = json!({
+            "cluster_arn": "arn:aws:kafka:us-east-1:123456789012:cluster/demo/6f3c1e2a-0000-4000-8000-000000000000-2",
+            "cluster_name": "demo",
+            "incident": {"type": "MSKClusterCapacityInsufficient", "severity": "High",
+                         "signal": "UnderReplicatedPartitions > 0", "alarm_name": "demo-urp",
+                         "state_change_time": "2026-11-25T18:00:00Z"},
+            "current_broker_count": 2, "target_broker_count": 4, "az_count": 2,
+            "current_version": "K1", "mode": "auto"
+        });
+        for (k, val) in extra.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn success_says_what_changed() {
+        let s = state(json!({
+            "scale": {"requested": true, "operation_arn": "arn:op", "note": null, "from": 2, "target": 4,
+                      "started_at": "2026-11-25T18:00:10Z", "state": "ACTIVE", "broker_count": 4, "active": true,
+                      "polls": 3, "version_retries": 0},
+            "plan": {"s3_bucket": "b", "s3_prefix": "p", "plan_key": "p/plan.json", "rollback_key": "p/rollback.json",
+                     "stage_keys": ["p/stage-1.json"], "changed_partitions": 12, "moves": 12, "lower_bound": 12,
+                     "leader_changes": 3, "bytes_moved": 52428800, "eta_seconds": 5.0, "replica_spread_before": 12,
+                     "replica_spread_after": 0, "throttle_bytes_per_sec": 10485760, "topics": ["t"], "brokers": [1,2,3,4]}
+        }));
+        let (subject, body) =
+            render(&s, Outcome::Success, "exec-1", Some(t("2026-11-25T18:00:00Z")), t("2026-11-25T18:12:30Z"));
+        assert_eq!(subject, "msk-autoheal: demo healed (2 -> 4 brokers, 12 replicas moved)");
+        assert!(body.contains("Duration: 12m 30s"), "{body}");
+        assert!(body.contains("12 replicas moved (the minimum possible: 12)"), "{body}");
+        assert!(body.contains("Data moved: 50.0 MiB"), "{body}");
+        assert!(body.contains("MSKClusterCapacityInsufficient (High)"), "{body}");
+        assert!(subject.len() <= 100 && !subject.contains('\n'));
+    }
+
+    #[test]
+    fn failure_says_why_and_what_cleanup_did() {
+        let s = state(json!({
+            "error": {"Error": "CommandFailed",
+                      "Cause": "{\"errorType\":\"CommandFailed\",\"errorMessage\":\"kafka-reassign-partitions.sh --verify exited 1: Error: boom\"}"},
+            "cleanup": {"skipped": null, "cancelled": ["t-0"], "throttles_removed": ["broker 1: leader.replication.throttled.rate"],
+                        "throttles_failed": [], "error": null}
+        }));
+        let (subject, body) = render(&s, Outcome::Failure, "exec-2", None, t("2026-11-25T18:12:30Z"));
+        assert_eq!(subject, "msk-autoheal: remediation of demo FAILED (CommandFailed)");
+        assert!(body.contains("Why: kafka-reassign-partitions.sh --verify exited 1: Error: boom"), "{body}");
+        assert!(body.contains("Cleanup: cancelled t-0; throttles removed: broker 1"), "{body}");
+        assert!(body.contains("Brokers: 2 (not changed; target was 4)"), "{body}");
+    }
+}

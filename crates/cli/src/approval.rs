@@ -39,7 +39,7 @@ pub struct LinkArgs {
     /// The execution whose task waits.
     #[arg(long, value_name = "NAME")]
     pub execution: String,
-    /// Execution input or state JSON to take the cluster and broker counts from...
+    /// Execution input, state or task input JSON to take the cluster and broker counts from...
     #[arg(long, value_name = "FILE", conflicts_with_all = ["cluster", "from", "to"])]
     pub input: Option<PathBuf>,
     /// ...or the cluster name,
@@ -122,6 +122,15 @@ fn json_file(path: &Path) -> Result<Value, CliError> {
         .map_err(|e| CliError::input(format!("{}: not JSON: {e}", path.display())))
 }
 
+/// The workflow state in a file: the file itself, or the `state` of a task input copied from the
+/// execution history (`{step, execution, state}`).
+fn state_of(mut v: Value) -> Value {
+    match v.get_mut("state").filter(|s| s.is_object()) {
+        Some(inner) => inner.take(),
+        None => v,
+    }
+}
+
 pub fn run_link(args: LinkArgs) -> Result<(), CliError> {
     let now = Timestamp::now();
     let action: Action = args.action.parse().map_err(CliError::input)?;
@@ -131,7 +140,7 @@ pub fn run_link(args: LinkArgs) -> Result<(), CliError> {
     let execution = ExecutionName::parse(&args.execution).map_err(CliError::input)?;
     let (cluster, from, to) = match (&args.input, &args.cluster) {
         (Some(path), _) => {
-            let v = json_file(path)?;
+            let v = state_of(json_file(path)?);
             let field = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
             let count = |k: &str| {
                 field(k)
@@ -182,11 +191,7 @@ pub fn run_email(args: EmailArgs) -> Result<(), CliError> {
         Some(path) => token_from(path)?,
         None => TaskToken::new("dry-run-placeholder-task-token").map_err(input_err)?,
     };
-    let mut state = json_file(&args.input)?;
-    // A task input copied from the execution history ({step, execution, state}) works too.
-    if let Some(inner) = state.get_mut("state").filter(|s| s.is_object()).map(Value::take) {
-        state = inner;
-    }
+    let state = state_of(json_file(&args.input)?);
     // The same input the state machine passes the request step.
     let input: RequestInput =
         serde_json::from_value(json!({"step": "request", "execution": {"name": args.execution}, "state": state}))

@@ -54,6 +54,16 @@ pub struct Args {
     /// Compression codec
     #[arg(long, value_enum, default_value_t = Compression::Lz4)]
     pub compression: Compression,
+    /// How records (all keyless) pick a partition
+    ///
+    /// batch: each producer instance sends to one partition until a --batch-size worth of records
+    /// went there, then moves to the next, as the Java client's default partitioner does
+    /// (KIP-794), so batches fill up. librdkafka: librdkafka's own default, a random partition
+    /// every 10 ms, which spreads a slow producer's records over every partition in small
+    /// batches (one partition per produce request in librdkafka: small requests, and a leader
+    /// that never has much to replicate at once)
+    #[arg(long, value_enum, default_value_t = Partitioner::Batch)]
+    pub partitioner: Partitioner,
     /// Acknowledgements: all (idempotent), 1 or 0
     #[arg(long, default_value = "all", value_parser = parse_acks, allow_hyphen_values = true)]
     pub acks: Acks,
@@ -109,6 +119,13 @@ pub struct Args {
 pub enum EngineKind {
     Callback,
     Futures,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Partitioner {
+    Batch,
+    Librdkafka,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -185,6 +202,7 @@ pub struct Config {
     pub batch_size: usize,
     pub linger_ms: u64,
     pub compression: Compression,
+    pub partitioner: Partitioner,
     pub acks: Acks,
     /// Records per second; None: no cap.
     pub throughput: Option<f64>,
@@ -379,6 +397,7 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
         batch_size: args.batch_size,
         linger_ms: args.linger_ms,
         compression: args.compression,
+        partitioner: args.partitioner,
         acks: args.acks,
         throughput,
         num_records: args.num_records,
@@ -467,6 +486,7 @@ mod tests {
         assert_eq!(c.batch_size, 1_048_576);
         assert_eq!(c.linger_ms, 10);
         assert_eq!(c.compression, Compression::Lz4);
+        assert_eq!(c.partitioner, Partitioner::Batch);
         assert_eq!(c.acks, Acks::All);
         assert_eq!(c.duration, Some(Duration::from_secs(60)));
         assert_eq!(c.throughput, None);

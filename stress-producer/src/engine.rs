@@ -24,7 +24,7 @@ use rdkafka::producer::{
     BaseProducer, BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer, ProducerContext, PurgeConfig,
 };
 
-use crate::cli::{Acks, Config, EngineKind, SecurityConfig, TopicSpec};
+use crate::cli::{Acks, Config, EngineKind, Partitioner, SecurityConfig, TopicSpec};
 use crate::iam::IamTokenSource;
 use crate::report::{self, StopReason};
 use crate::stats::{self, InstanceTotals, Stats, Summary};
@@ -319,15 +319,23 @@ impl Engine {
         }
     }
 
-    /// Enqueues one record; its outcome reaches `shared.delivered` later. An error here means it
-    /// was never enqueued.
-    fn send(&self, shared: &Arc<Shared>, topic: &str, payload: &[u8], sent_us: u64) -> Result<(), KafkaError> {
+    /// Enqueues one record (to `partition`, or where librdkafka's partitioner puts it); its
+    /// outcome reaches `shared.delivered` later. An error here means it was never enqueued.
+    fn send(
+        &self,
+        shared: &Arc<Shared>,
+        topic: &str,
+        partition: Option<i32>,
+        payload: &[u8],
+        sent_us: u64,
+    ) -> Result<(), KafkaError> {
         // QueueFull only happens if --producer-prop shrank librdkafka's queue below our window.
         let queue_full = |e: &KafkaError| matches!(e, KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull));
         match self {
             Self::Callback { producer, .. } => {
                 let mut record =
                     BaseRecord::<(), [u8], usize>::with_opaque_to(topic, sent_us as usize).payload(payload);
+                record.partition = partition;
                 loop {
                     match producer.send(record) {
                         Ok(()) => return Ok(()),
@@ -342,6 +350,7 @@ impl Engine {
             Self::Futures { producer, runtime, instance } => {
                 let instance = *instance;
                 let mut record = FutureRecord::<(), [u8]>::to(topic).payload(payload);
+                record.partition = partition;
                 loop {
                     match producer.send_result(record) {
                         Ok(delivery) => {
@@ -466,6 +475,26 @@ pub fn instance_of(worker: usize, producers: usize) -> usize {
     worker % producers.max(1)
 }
 
+/// A v2 record's framing (at most 36 bytes in librdkafka's accounting) plus a share of the batch
+/// and request headers: a stint of `batch_size / (msg_size + this)` records fits one batch
+/// instead of spilling a few records into a second, nearly empty one.
+const RECORD_OVERHEAD: usize = 64;
+
+/// Records per stint of the batch partitioner: one batch's worth (at least one record).
+pub fn stint_records(batch_size: usize, msg_size: usize) -> u64 {
+    (batch_size / (msg_size + RECORD_OVERHEAD)).max(1) as u64
+}
+
+/// The partition of the `k`-th record sent through `instance` under the batch partitioner: a
+/// stint of `stint` records per partition, then the next partition. Instances start
+/// `partitions / producers` apart, so at any moment they fill different partitions (spread over
+/// the leaders), as independent Java producers' sticky partitions would be.
+pub fn batch_partition(instance: usize, producers: usize, k: u64, stint: u64, partitions: i32) -> i32 {
+    let parts = partitions.max(1) as u64;
+    let start = instance as u64 * parts / producers.max(1) as u64;
+    ((start + k / stint.max(1)) % parts) as i32
+}
+
 /// Shared state of one run.
 struct Run<'a> {
     cfg: &'a Config,
@@ -477,6 +506,11 @@ struct Run<'a> {
     workers_done: AtomicUsize,
     start: Instant,
     payload: Vec<u8>,
+    /// The batch partitioner's state: the topic's partition count (None: librdkafka partitions)
+    /// and, per instance, the records sent through it so far.
+    partitions: Option<i32>,
+    stint: u64,
+    sent_by_instance: Vec<AtomicU64>,
 }
 
 /// Runs the load until a stop condition; `signals` counts SIGINT/SIGTERM received.
@@ -510,12 +544,17 @@ pub fn run(cfg: &Config, signals: &AtomicUsize) -> Result<Outcome, RunError> {
         .map(|i| Engine::new(cfg.engine, &conf, &shared, i, runtime.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
     // One instance is enough to tell whether the cluster answers; the others connect on first send.
-    prepare_topic(cfg, &engines[0], &shared, signals)?;
-    load(cfg, &engines, &shared, signals)
+    let partitions = prepare_topic(cfg, &engines[0], &shared, signals)?;
+    let partitions = match cfg.partitioner {
+        Partitioner::Batch if partitions > 0 => Some(partitions),
+        _ => None,
+    };
+    load(cfg, &engines, &shared, partitions, signals)
 }
 
-/// Checks the cluster answers and the topic exists (creating it when asked).
-fn prepare_topic(cfg: &Config, engine: &Engine, shared: &Shared, signals: &AtomicUsize) -> Result<(), RunError> {
+/// Checks the cluster answers and the topic exists (creating it when asked); returns its
+/// partition count.
+fn prepare_topic(cfg: &Config, engine: &Engine, shared: &Shared, signals: &AtomicUsize) -> Result<i32, RunError> {
     let unreachable = |detail: String| RunError::Unreachable {
         bootstrap: cfg.bootstrap.clone(),
         secs: CONNECT_TIMEOUT.as_secs(),
@@ -528,9 +567,9 @@ fn prepare_topic(cfg: &Config, engine: &Engine, shared: &Shared, signals: &Atomi
     if signals.load(Ordering::SeqCst) > 0 {
         return Err(RunError::Interrupted);
     }
-    let exists = metadata.topics().iter().any(|t| t.name() == cfg.topic && t.error().is_none());
-    if exists {
-        return Ok(());
+    let existing = metadata.topics().iter().find(|t| t.name() == cfg.topic && t.error().is_none());
+    if let Some(t) = existing {
+        return Ok(t.partitions().len() as i32);
     }
     let Some(spec) = cfg.create_topic else {
         return Err(RunError::TopicMissing(cfg.topic.clone()));
@@ -570,22 +609,22 @@ fn create_topic(cfg: &Config, spec: TopicSpec) -> Result<(), RunError> {
     Ok(())
 }
 
-/// A new topic is usable once every partition has a leader.
-fn wait_for_leaders(cfg: &Config, engine: &Engine, spec: TopicSpec, signals: &AtomicUsize) -> Result<(), RunError> {
+/// A new topic is usable once every partition has a leader; returns its partition count.
+fn wait_for_leaders(cfg: &Config, engine: &Engine, spec: TopicSpec, signals: &AtomicUsize) -> Result<i32, RunError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if signals.load(Ordering::SeqCst) > 0 {
             return Err(RunError::Interrupted);
         }
         if let Ok(md) = engine.fetch_metadata(Some(&cfg.topic)) {
-            let ready = md.topics().iter().any(|t| {
+            let ready = md.topics().iter().find(|t| {
                 t.name() == cfg.topic
                     && t.error().is_none()
                     && t.partitions().len() >= spec.partitions as usize
                     && t.partitions().iter().all(|p| p.leader() >= 0 && p.error().is_none())
             });
-            if ready {
-                return Ok(());
+            if let Some(t) = ready {
+                return Ok(t.partitions().len() as i32);
             }
         }
         if Instant::now() > deadline {
@@ -598,7 +637,13 @@ fn wait_for_leaders(cfg: &Config, engine: &Engine, spec: TopicSpec, signals: &At
     }
 }
 
-fn load(cfg: &Config, engines: &[Engine], shared: &Arc<Shared>, signals: &AtomicUsize) -> Result<Outcome, RunError> {
+fn load(
+    cfg: &Config,
+    engines: &[Engine],
+    shared: &Arc<Shared>,
+    partitions: Option<i32>,
+    signals: &AtomicUsize,
+) -> Result<Outcome, RunError> {
     let run = Run {
         cfg,
         engines,
@@ -608,6 +653,9 @@ fn load(cfg: &Config, engines: &[Engine], shared: &Arc<Shared>, signals: &Atomic
         workers_done: AtomicUsize::new(0),
         start: Instant::now(),
         payload: payload_pool(cfg.msg_size),
+        partitions,
+        stint: stint_records(cfg.batch_size, cfg.msg_size),
+        sent_by_instance: engines.iter().map(|_| AtomicU64::new(0)).collect(),
     };
     let stopped_by = thread::scope(|s| {
         for i in 0..cfg.workers {
@@ -677,9 +725,14 @@ fn worker(run: &Run<'_>, engine: &Engine) {
             return;
         }
         let off = payload_offset(i, cfg.msg_size, run.payload.len());
+        let instance = engine.instance();
+        let partition = run.partitions.map(|p| {
+            let k = run.sent_by_instance[instance].fetch_add(1, Ordering::Relaxed);
+            batch_partition(instance, run.engines.len(), k, run.stint, p)
+        });
         let sent_us = shared.now_us();
-        if let Err(e) = engine.send(shared, &cfg.topic, &run.payload[off..off + cfg.msg_size], sent_us) {
-            shared.delivered(engine.instance(), sent_us, Err(&e));
+        if let Err(e) = engine.send(shared, &cfg.topic, partition, &run.payload[off..off + cfg.msg_size], sent_us) {
+            shared.delivered(instance, sent_us, Err(&e));
         }
     }
 }
@@ -852,6 +905,33 @@ mod tests {
         // Consecutive workers land on different instances (round-robin, not blocks), so the
         // first few workers already use several connections.
         assert_eq!((0..4).map(|w| instance_of(w, 4)).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn batch_partitioner_fills_one_partition_per_stint_and_visits_all_evenly() {
+        // The demo's 10 KB records and 1 MiB batches: about 100 records per stint, one batch.
+        let stint = stint_records(1_048_576, 10_240);
+        assert_eq!(stint, 101);
+        assert!(stint as usize * (10_240 + 36) <= 1_048_576, "a stint fits one librdkafka batch");
+        assert_eq!(stint_records(100, 10_240), 1, "records larger than a batch: one per stint");
+        // One instance: `stint` records in a row to each partition, in turn, all 12 per cycle.
+        let parts: Vec<i32> = (0..12 * stint).map(|k| batch_partition(0, 1, k, stint, 12)).collect();
+        for (n, chunk) in parts.chunks(stint as usize).enumerate() {
+            assert!(chunk.iter().all(|&p| p == n as i32), "stint {n}: {chunk:?}");
+        }
+        // Four instances start 3 partitions apart and stay apart while they advance together.
+        for k in [0, 50, stint, 7 * stint + 3] {
+            let now: Vec<i32> = (0..4).map(|i| batch_partition(i, 4, k, stint, 12)).collect();
+            let distinct: std::collections::HashSet<_> = now.iter().collect();
+            assert_eq!(distinct.len(), 4, "k={k}: {now:?}");
+        }
+        assert_eq!((0..4).map(|i| batch_partition(i, 4, 0, stint, 12)).collect::<Vec<_>>(), [0, 3, 6, 9]);
+        // More instances than partitions, a single partition: always in range.
+        for i in 0..8 {
+            assert!((0..3).contains(&batch_partition(i, 8, 1_000_003, 1, 3)));
+            assert_eq!(batch_partition(i, 8, 42, 5, 1), 0);
+        }
+        assert_eq!(batch_partition(0, 1, u64::MAX, 1, 12), (u64::MAX % 12) as i32);
     }
 
     #[test]

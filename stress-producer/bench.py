@@ -11,6 +11,10 @@ Markdown table of medians and ratios for BENCHMARKS.md.
 
     .venv/bin/python stress-producer/bench.py [--records 100000] [--rounds 3] [--engines callback,futures] [--bin PATH]
 
+A contender is ENGINE[@BUFFER_BYTES][ more stress-producer flags], e.g.
+`--engines "callback,callback --producers 1 --partitioner librdkafka"` (the default before
+--producers and the batch partitioner existed) or `callback@33554432`.
+
 Timings on this 2-core shared machine are noisy: compare the ratios of one sitting, run when
 the machine is quiet (the load average is printed before and after).
 """
@@ -86,14 +90,23 @@ def parse_final(tool: str, out: str, cpu: float, wall: float) -> Result:
     raise RuntimeError(f"{tool}: no final perf-test line in output:\n{out[-2000:]}")
 
 
+DEFAULT_PRODUCERS = 4  # stress-producer's default, at most --workers
+
+
+def flag_value(flags: list[str], name: str, default: str) -> str:
+    return flags[flags.index(name) + 1] if name in flags[:-1] else default
+
+
 def stress_producer(
     bin_: Path, cluster: KafkaCluster, topic: str, records: int, workers: int, contender: str, logdir: Path
 ) -> Result:
-    # A contender is ENGINE or ENGINE@BUFFER_MEMORY_BYTES (e.g. callback@16777216).
-    engine, _, buffer = contender.partition("@")
+    # A contender is ENGINE[@BUFFER_MEMORY_BYTES][ extra flags] (e.g. "callback@16777216",
+    # "callback --producers 1").
+    head, *extra = contender.split()
+    engine, _, buffer = head.partition("@")
     argv = [
         str(bin_), "--bootstrap", cluster.bootstrap_servers, "--topic", topic, "--engine", engine,
-        *(["--buffer-memory", buffer] if buffer else []),
+        *(["--buffer-memory", buffer] if buffer else []), *extra,
         "--num-records", str(records), "--duration", "0", "--workers", str(workers),
         "--msg-size", str(RECORD_SIZE), "--batch-size", "1048576", "--linger-ms", "10",
         "--compression", "lz4", "--acks", "all", "--report-interval", "5",
@@ -101,7 +114,10 @@ def stress_producer(
     out, cpu, wall, rc = run_measured(cluster.wrap(argv), cluster.tool_env(), logdir / f"{topic}.stderr")
     if rc not in (0, 1):
         raise RuntimeError(f"stress-producer exited {rc}: {(logdir / f'{topic}.stderr').read_text()[-2000:]}")
-    label = f"{engine}, {workers} workers" + (f", {int(buffer) >> 20} MiB in flight" if buffer else "")
+    producers = flag_value(extra, "--producers", str(min(DEFAULT_PRODUCERS, workers)))
+    partitioner = flag_value(extra, "--partitioner", "batch")
+    label = (f"{engine}, {workers} workers, {producers} producers, {partitioner} partitioner"
+             + (f", {int(buffer) >> 20} MiB in flight" if buffer else ""))
     return parse_final(f"stress-producer ({label})", out, cpu, wall)
 
 
@@ -133,7 +149,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000, help="records per run (10 KB each)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; each runs every contender once, order rotated")
-    ap.add_argument("--engines", default="callback", help="stress-producer contenders, comma-separated: ENGINE[@BUFFER_BYTES]")
+    ap.add_argument("--engines", default="callback",
+                    help="stress-producer contenders, comma-separated: ENGINE[@BUFFER_BYTES][ flags...]")
     ap.add_argument("--workers", type=int, default=64, help="stress-producer --workers")
     ap.add_argument("--bin", type=Path, default=None, help="stress-producer binary (default: release build)")
     ap.add_argument("--json", type=Path, default=None, help="also write every run as JSON here")
@@ -175,7 +192,7 @@ def main() -> int:
                     t = fresh_topic()
                     r = (perf_test(cluster, t, args.records, logdir) if which == "perf-test"
                          else stress_producer(bin_, cluster, t, args.records, args.workers, which, logdir))
-                    print(f"{r.tool:32} {r.mb_per_s:8.2f} MB/s  p99 {r.p99_ms:6d} ms  "
+                    print(f"{r.tool:70} {r.mb_per_s:8.2f} MB/s  p99 {r.p99_ms:6d} ms  "
                           f"cpu {r.cpu_s:6.2f} s ({r.cpu_s_per_gb:6.2f} s/GB)  wall {r.wall_s:6.1f} s",
                           file=sys.stderr)
                     results.append(r)

@@ -273,6 +273,8 @@ fn verifying(store: &Store) -> WorkflowState {
         partitions_complete: 0,
         partitions_in_progress: 0,
         throttles_removed: false,
+        leaders_elected: 0,
+        election_failures: Vec::new(),
     });
     s
 }

@@ -11,13 +11,14 @@ mod scripts;
 mod values;
 
 pub use output::{
-    BrokerRack, OutputError, PartitionState, PartitionStatus, Sections, ThrottleCleanup, ThrottledEntity,
-    TopicPartition, VerifyOutcome, VerifyReport, parse_brokers, parse_cancel, parse_list, parse_throttle_cleanup,
-    parse_verify, split_sections,
+    BrokerRack, ElectionReport, OutputError, PartitionState, PartitionStatus, Sections, ThrottleCleanup,
+    ThrottledEntity, TopicPartition, VerifyOutcome, VerifyReport, parse_brokers, parse_cancel, parse_election,
+    parse_list, parse_throttle_cleanup, parse_verify, split_sections,
 };
 pub use scripts::{
-    END_MARKER, EXIT_REASSIGNMENT_IN_PROGRESS, INLINE_PLAN_MAX_BYTES, KafkaClient, PlanSource, SECTION_MARKER, Script,
-    broker_list, capture_script, cleanup_script, execute_script, section, verify_script,
+    ELECTION_INCOMPLETE_MARKER, END_MARKER, EXIT_REASSIGNMENT_IN_PROGRESS, INLINE_PLAN_MAX_BYTES, KafkaClient,
+    PlanSource, SECTION_MARKER, Script, broker_list, capture_script, cleanup_script, elect_preferred_script,
+    execute_script, section, verify_script,
 };
 pub use values::{
     BootstrapServers, BrokerId, CommandConfigPath, InstanceId, KafkaBinDir, MAX_THROTTLE, MIN_THROTTLE, S3Bucket,

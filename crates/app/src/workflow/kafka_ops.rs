@@ -3,6 +3,7 @@
 //! symptom is gone, and clean up after a failure. Scripts come from `autoheal_domain::kafka_cli`
 //! (validated values only); their full output travels through S3.
 
+
 use super::state::{
     CaptureSummary, CleanupReport, HealthCheck, PlanSummary, ReassignmentProgress, ReassignmentStatus, WorkflowState,
 };
@@ -232,6 +233,8 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
             partitions_complete: 0,
             partitions_in_progress: 0,
             throttles_removed: false,
+            leaders_elected: state.reassignment.as_ref().map(|r| r.leaders_elected).unwrap_or(0),
+            election_failures: Vec::new(),
         });
         Ok(state)
     }
@@ -246,8 +249,8 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
             .ok_or_else(|| AppError::InvalidInput("VerifyReassignment before Execute".into()))?;
         let key = &plan.stage_keys[progress.stage.min(plan.stage_keys.len().saturating_sub(1))];
         let (_, source) = self.stage_source(key).await?;
-        let out =
-            self.run(execution, &kafka_cli::verify_script(&self.client(&state).await?, &source), "verify").await?;
+        let client = self.client(&state).await?;
+        let out = self.run(execution, &kafka_cli::verify_script(&client, &source), "verify").await?;
         if out.exit != 0 || !out.sections.complete {
             return Err(out.failure("kafka-reassign-partitions.sh --verify"));
         }
@@ -300,6 +303,11 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
                         "stage complete but Kafka kept the throttles (another reassignment runs?); removed at confirm"
                     );
                 }
+                // The stage's data is in place: hand leadership to the replicas the plan put
+                // first, now, so the new brokers share the leaders' work before the next stage.
+                let election = self.elect_preferred(execution, &client, &source).await?;
+                progress.leaders_elected += election.elected;
+                progress.election_failures = election.failed;
                 if progress.stage + 1 < progress.stages {
                     progress.stage += 1;
                     progress.status = ReassignmentStatus::StageComplete;
@@ -328,6 +336,18 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
             }
             if let Some(p) = state.reassignment.as_mut() {
                 p.throttles_removed = true;
+            }
+        }
+        // Partitions whose preferred replica was not in the ISR at their stage's end get their
+        // election now (each NotHealed retry of this step tries again).
+        if let (Some(r), Some(plan)) = (&state.reassignment, &state.plan)
+            && !r.election_failures.is_empty()
+        {
+            let (_, source) = self.stage_source(&plan.plan_key).await?;
+            let election = self.elect_preferred(execution, &self.client(&state).await?, &source).await?;
+            if let Some(p) = state.reassignment.as_mut() {
+                p.leaders_elected += election.elected;
+                p.election_failures = election.failed;
             }
         }
         let (raw, capture) = self.run_capture(&state, execution, "confirm").await?;
@@ -421,6 +441,28 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
     }
 
     // ---- helpers -------------------------------------------------------------------------------
+
+    /// Preferred leader election for the partitions of `source`. Only a script that could not run
+    /// at all fails it; partitions whose preferred replica cannot lead yet are reported.
+    async fn elect_preferred(
+        &self,
+        execution: &str,
+        client: &KafkaClient,
+        source: &PlanSource,
+    ) -> Result<kafka_cli::ElectionReport> {
+        let out = self.run(execution, &kafka_cli::elect_preferred_script(client, source), "elect").await?;
+        if out.exit != 0 || !out.sections.complete {
+            return Err(out.failure("kafka-leader-election.sh --election-type PREFERRED"));
+        }
+        let report = kafka_cli::parse_election(out.sections.get(section::ELECTION).unwrap_or_default());
+        if report.failed.is_empty() {
+            info!(elected = report.elected, already = report.already, "preferred leaders elected");
+        } else {
+            warn!(elected = report.elected, failed = report.failed.len(), first = %report.failed[0],
+                  "some preferred leaders could not be elected yet");
+        }
+        Ok(report)
+    }
 
     async fn run_capture(&self, state: &WorkflowState, execution: &str, what: &str) -> Result<(String, Capture)> {
         let out = self.run(execution, &kafka_cli::capture_script(&self.client(state).await?), what).await?;

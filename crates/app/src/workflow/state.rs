@@ -182,6 +182,14 @@ pub struct ReassignmentProgress {
     pub partitions_complete: usize,
     pub partitions_in_progress: usize,
     pub throttles_removed: bool,
+    /// Preferred leader elections after completed stages: partitions whose preferred (first)
+    /// replica took the leadership, in total.
+    #[serde(default)]
+    pub leaders_elected: usize,
+    /// Partitions the last election could not hand to their preferred replica (`tp: reason`);
+    /// ConfirmHealed elects again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub election_failures: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,10 @@
 //!   set is 1,2 rather than 3,4.` (cancelled or moved elsewhere), `Clearing broker-level throttles on
 //!   brokers 1,2,3` once nothing is left to move.
 
-use super::scripts::{END_MARKER, SECTION_MARKER, THROTTLE_FAILED_MARKER, THROTTLE_REMOVED_MARKER, UNAVAILABLE_MARKER};
+use super::scripts::{
+    ELECTION_INCOMPLETE_MARKER, END_MARKER, SECTION_MARKER, THROTTLE_FAILED_MARKER, THROTTLE_REMOVED_MARKER,
+    UNAVAILABLE_MARKER,
+};
 use super::values::{BrokerId, TopicName};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -278,6 +281,43 @@ pub fn parse_brokers(text: &str) -> Option<Vec<BrokerRack>> {
     Some(out)
 }
 
+/// What `kafka-leader-election.sh --election-type PREFERRED` did (Kafka 2.4+ wording, the same in
+/// 4.1.2): `Successfully completed leader election (PREFERRED) for partitions t-1, t-0`, `Valid
+/// replica already elected for partitions t-2`, and per failure `Error completing leader election
+/// (PREFERRED) for partition: t-3: <exception>: <message>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ElectionReport {
+    /// Partitions whose preferred replica became the leader now.
+    pub elected: usize,
+    /// Partitions already led by their preferred replica.
+    pub already: usize,
+    /// `partition: reason` of each partition that could not be elected.
+    pub failed: Vec<String>,
+    /// The tool exited non-zero.
+    pub incomplete: bool,
+}
+
+pub fn parse_election(text: &str) -> ElectionReport {
+    let count = |rest: &str| rest.split(',').filter(|s| !s.trim().is_empty()).count();
+    let mut out = ElectionReport::default();
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("Successfully completed leader election (PREFERRED) for partitions ") {
+            out.elected += count(rest);
+        } else if let Some(rest) = line.strip_prefix("Valid replica already elected for partitions ") {
+            out.already += count(rest);
+        } else if let Some(rest) = line.strip_prefix("Error completing leader election (PREFERRED) for partition: ") {
+            // "t-3: org.apache...PreferredLeaderNotAvailableException: message": keep the partition
+            // and the message, drop the exception class.
+            let (tp, why) = rest.split_once(": ").unwrap_or((rest, ""));
+            let why = why.rsplit_once("Exception: ").map_or(why, |(_, m)| m);
+            out.failed.push(format!("{tp}: {}", why.chars().take(160).collect::<String>()));
+        } else if line == ELECTION_INCOMPLETE_MARKER {
+            out.incomplete = true;
+        }
+    }
+    out
+}
+
 /// A broker or topic whose throttle configs cleanup touched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThrottledEntity {
@@ -324,6 +364,20 @@ mod tests {
 
     fn tp(s: &str) -> TopicPartition {
         TopicPartition::parse(s).unwrap()
+    }
+
+    #[test]
+    fn election_output_of_the_real_4_1_2_tool() {
+        // Lines printed by kafka-leader-election.sh 4.1.2 against the local cluster (two runs).
+        let text = "Successfully completed leader election (PREFERRED) for partitions t-3, t-2, t-1, t-0\n\
+                    Valid replica already elected for partitions t-0\n\
+                    Error completing leader election (PREFERRED) for partition: nope-0: \
+                    org.apache.kafka.common.errors.UnknownTopicOrPartitionException: No such topic as nope\n\
+                    #autoheal:election-incomplete\n";
+        let r = parse_election(text);
+        assert_eq!((r.elected, r.already, r.incomplete), (4, 1, true));
+        assert_eq!(r.failed, vec!["nope-0: No such topic as nope".to_owned()]);
+        assert_eq!(parse_election(""), ElectionReport::default());
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub mod section {
     pub const VERIFY: &str = "verify";
     pub const CANCEL: &str = "cancel";
     pub const THROTTLES: &str = "throttles";
+    pub const ELECTION: &str = "election";
 }
+
+/// Printed in the election section when `kafka-leader-election.sh` exited non-zero (some partitions
+/// could not get their preferred leader, e.g. because it is not in the ISR yet).
+pub const ELECTION_INCOMPLETE_MARKER: &str = "#autoheal:election-incomplete";
 
 /// How the Kafka CLI on the client instance reaches the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +62,20 @@ impl KafkaClient {
         let mut cmd = format!("{} --bootstrap-server {}", self.bin_dir.tool(tool), self.bootstrap_servers.shell_word());
         if let Some(cc) = &self.command_config {
             cmd.push_str(&format!(" --command-config {}", cc.shell_word()));
+        }
+        cmd
+    }
+
+    /// `kafka-leader-election.sh` names the client properties file `--admin.config` (Kafka 2.4 to
+    /// 4.1; later versions still accept it), not `--command-config`.
+    fn election_tool(&self) -> String {
+        let mut cmd = format!(
+            "{} --bootstrap-server {}",
+            self.bin_dir.tool("kafka-leader-election.sh"),
+            self.bootstrap_servers.shell_word()
+        );
+        if let Some(cc) = &self.command_config {
+            cmd.push_str(&format!(" --admin.config {}", cc.shell_word()));
         }
         cmd
     }
@@ -186,6 +205,27 @@ pub fn verify_script(client: &KafkaClient, plan: &PlanSource) -> Script {
     l.push(format!(
         "{} --reassignment-json-file \"$work/plan.json\" --verify",
         client.tool("kafka-reassign-partitions.sh")
+    ));
+    l.push(end());
+    Script(l)
+}
+
+/// After a stage: a preferred leader election for the stage's partitions, so the first replica of
+/// each new replica list (the planner balances those across brokers) leads now rather than at
+/// Kafka's next periodic rebalance (`leader.imbalance.check.interval.seconds`, 5 minutes by
+/// default). Under a follower-side overload the moves only relieve the old brokers once the new
+/// ones lead too (local/README.md, "Capacity"). The tool reads the partitions from the stage's own
+/// reassignment JSON (it ignores the `replicas` fields). A partition whose preferred replica is not
+/// in the ISR yet cannot be elected: the tool then exits non-zero, which the script reports with
+/// [`ELECTION_INCOMPLETE_MARKER`] instead of failing — an election is an optimisation that the
+/// confirm step retries, never a reason to abandon a reassignment.
+pub fn elect_preferred_script(client: &KafkaClient, plan: &PlanSource) -> Script {
+    let mut l = prelude();
+    l.extend(plan.fetch_lines());
+    l.push(section(section::ELECTION));
+    l.push(format!(
+        "{} --election-type PREFERRED --path-to-json-file \"$work/plan.json\" || echo '{ELECTION_INCOMPLETE_MARKER}'",
+        client.election_tool()
     ));
     l.push(end());
     Script(l)
@@ -403,6 +443,33 @@ mod tests {
         assert!(out.contains("#autoheal:throttle-remove-failed broker 3 follower.replication.throttled.rate"));
         assert!(!fake.calls().iter().any(|c| c.contains("--cancel")));
         assert!(!fake.calls().iter().any(|c| c.contains("--entity-type topics")));
+    }
+
+    #[test]
+    fn election_reads_the_stage_plan_and_survives_an_incomplete_election() {
+        let fake = FakeKafka::new("elect");
+        let dump = fake.path().join("elect-seen.json");
+        fake.tool(
+            "kafka-leader-election.sh",
+            &format!(
+                "while [ $# -gt 0 ]; do if [ \"$1\" = --path-to-json-file ]; then cp \"$2\" '{}'; fi; shift; done; \
+                 echo 'Successfully completed leader election (PREFERRED) for partitions t-1'; \
+                 echo 'Error completing leader election (PREFERRED) for partition: t-0: \
+                 org.apache.kafka.common.errors.PreferredLeaderNotAvailableException: not in ISR'; exit 1",
+                dump.display()
+            ),
+        );
+        let plan = br#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[3,1]}]}"#;
+        let (code, out, err) = fake.run(&elect_preferred_script(&fake.client(), &PlanSource::inline(plan)));
+        assert_eq!(code, 0, "an incomplete election is reported, not fatal: {err}");
+        assert_eq!(fs::read(&dump).unwrap(), plan);
+        assert!(out.contains(ELECTION_INCOMPLETE_MARKER), "{out}");
+        assert!(out.ends_with("#autoheal:end\n"));
+        let calls = fake.calls();
+        assert!(calls[0].contains("--election-type PREFERRED --path-to-json-file"), "{}", calls[0]);
+        // The tool's own name for the client properties file.
+        assert!(calls[0].contains("--admin.config /etc/kafka/client.properties"), "{}", calls[0]);
+        assert!(!calls[0].contains("--command-config"), "{}", calls[0]);
     }
 
     #[test]

@@ -17,8 +17,14 @@
 //! rack; when that source is over its target and the destination under, the repair is one of the
 //! bound's moves anyway.
 //!
-//! Which partition an over broker gives up: the smallest first when sizes are known (fewest bytes),
-//! then replicas it follows before ones it leads (a moved leader is a forced leader change).
+//! Which partition an over broker gives up: first the replicas it holds out of sync (a `--describe`
+//! capture's ISR lacks them), every over broker's before any in-sync one — a reassignment completes
+//! only when every target replica is in the ISR, so a plan that keeps a lagging replica waits for
+//! it, while replacing it drops its backlog (local/README.md, "Capacity"); then replicas of fully
+//! in-sync partitions before those of partitions with another lagging replica (whose target would
+//! keep that one); then the smallest first when sizes are known (fewest bytes), then replicas it
+//! follows before ones it leads (a moved leader is a forced leader change). Only *which* replica
+//! moves changes, never how many.
 
 use std::collections::VecDeque;
 
@@ -52,6 +58,9 @@ struct State<'a> {
     /// ⌈P/M⌉: the most leaders a broker may have when leaders are balanced.
     pin_cap: u64,
     moves: Vec<Move>,
+    /// The replica lists as given (before any move), to read `l.lag` by slot.
+    orig_rep: Vec<u32>,
+    orig_off: Vec<u32>,
 }
 
 impl State<'_> {
@@ -151,7 +160,8 @@ pub(crate) fn balance(l: &mut Layout, t: &[u64]) -> (Vec<Move>, Stats) {
         }
     }
     let pin_cap = (l.partitions() as u64).div_ceil(l.m as u64);
-    let mut st = State { l, t, c, rack_excess, pinned, pin_cap, moves: Vec::new() };
+    let (orig_rep, orig_off) = (l.rep.clone(), l.off.clone());
+    let mut st = State { l, t, c, rack_excess, pinned, pin_cap, moves: Vec::new(), orig_rep, orig_off };
     let mut stats = Stats::default();
     if st.l.k() > 0 {
         repair_racks(&mut st, &mut stats);
@@ -219,13 +229,25 @@ fn spread_excess(st: &mut State<'_>, stats: &mut Stats) {
         }
     }
     let size = &st.l.size;
+    // 0: b's own replica of p is out of sync; 1: p is fully in sync; 2: p keeps another lagging one.
+    let lag_rank = |p: u32, b: u32| -> u8 {
+        let range = st.orig_off[p as usize] as usize..st.orig_off[p as usize + 1] as usize;
+        if range.clone().any(|s| st.orig_rep[s] == b && st.l.lag[s]) {
+            0
+        } else if range.clone().any(|s| st.l.lag[s]) {
+            2
+        } else {
+            1
+        }
+    };
     for (i, h) in held.iter_mut().enumerate() {
         // RF-1 partitions beyond the balanced leader count first (they must leave for leaders to
-        // balance), then the smallest (fewest bytes), followers before leaders, partition order.
-        let b = overs[i] as usize;
-        let surplus_pins = st.pinned[b].saturating_sub(st.pin_cap) as usize;
+        // balance), then lagging replicas, the smallest (fewest bytes), followers before leaders,
+        // partition order.
+        let b = overs[i];
+        let surplus_pins = st.pinned[b as usize].saturating_sub(st.pin_cap) as usize;
         if surplus_pins == 0 {
-            h.sort_unstable_by_key(|&(p, leader)| (size[p as usize], leader, p));
+            h.sort_unstable_by_key(|&(p, leader)| (lag_rank(p, b), size[p as usize], leader, p));
             continue;
         }
         let off = &st.l.off;
@@ -234,8 +256,32 @@ fn spread_excess(st: &mut State<'_>, stats: &mut Stats) {
         let pins = h.iter().take_while(|&&(p, _)| single(p)).count();
         // Only the surplus pins are urgent; the rest go back to the normal order.
         let mut rest: Vec<(u32, bool)> = h.drain(surplus_pins.min(pins)..).collect();
-        rest.sort_unstable_by_key(|&(p, leader)| (size[p as usize], leader, p));
+        rest.sort_unstable_by_key(|&(p, leader)| (lag_rank(p, b), size[p as usize], leader, p));
         h.extend(rest);
+    }
+    let lagging: Vec<Vec<bool>> =
+        held.iter().enumerate().map(|(i, h)| h.iter().map(|&(p, _)| lag_rank(p, overs[i]) == 0).collect()).collect();
+
+    // Out-of-sync replicas leave first, on every over broker, before any in-sync replica moves:
+    // a broker handled early must not take the destinations a later broker's lagging replica
+    // needs, nor move the in-sync partner of a lagging replica (its target would keep the laggard).
+    for (i, &b) in overs.iter().enumerate() {
+        for (j, &(p, _)) in held[i].iter().enumerate() {
+            if !st.over(b as usize) {
+                break;
+            }
+            if !lagging[i][j] {
+                continue;
+            }
+            let p = p as usize;
+            let Some(slot) = st.slot_of(p, b) else { continue };
+            if let Some(u) = st.best_dest(p, b, &under) {
+                st.apply(p, slot, u);
+                if st.c[u as usize] >= st.t[u as usize] {
+                    under.retain(|&x| x != u);
+                }
+            }
+        }
     }
 
     // Leadership to hand over later needs a new broker among the followers of the partitions a

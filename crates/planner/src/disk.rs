@@ -6,7 +6,9 @@
 //! are) and swaps *which* partition a move carries: move p: b→u becomes q: b→u for another q on b.
 //! It repeatedly takes the fullest and the emptiest broker and applies the exchange that lowers
 //! the disk spread (max − min bytes) most, preferring the smaller byte increase, until the spread is
-//! within one largest partition (no assignment can promise better) or no exchange helps.
+//! within one largest partition (no assignment can promise better) or no exchange helps. Partitions
+//! with an out-of-sync replica take no part in exchanges: the replica phase chose to replace their
+//! lagging replicas, and an exchange could leave one in a target.
 
 use crate::balance::Move;
 use crate::layout::Layout;
@@ -35,6 +37,8 @@ pub(crate) fn even_out(before: &Layout, after: &mut Layout, moves: &[Move]) {
                 && (mv.from as usize) < m
                 && before.spread(mv.p as usize) >= before.rack_need(mv.p as usize)
                 && after.rep[mv.slot as usize] == mv.to
+                // A move that replaces an out-of-sync replica stays as it is (see `balance`).
+                && !before.has_lagging(mv.p as usize)
         })
         .collect();
     if live.is_empty() {
@@ -50,6 +54,10 @@ pub(crate) fn even_out(before: &Layout, after: &mut Layout, moves: &[Move]) {
     // Per source broker: partitions it still holds, by size.
     let mut pool: Vec<Vec<(u64, u32)>> = vec![Vec::new(); n];
     for p in 0..parts {
+        // Never swap in a partition with a lagging replica: its target would keep the laggard.
+        if before.has_lagging(p) {
+            continue;
+        }
         for &b in after.replicas(p) {
             if loses[b as usize] {
                 pool[b as usize].push((after.size[p], p as u32));

@@ -25,6 +25,9 @@ pub(crate) struct Layout {
     pub rep: Vec<u32>,
     /// Bytes per partition (0 when sizes are unknown).
     pub size: Vec<u64>,
+    /// Per replica slot (aligned with `rep` of the layout as built): the replica is out of sync —
+    /// a `--describe` capture lists an ISR that lacks it. Always false when the ISR is unknown.
+    pub lag: Vec<bool>,
 }
 
 impl Layout {
@@ -97,15 +100,17 @@ impl Layout {
         let mut off = Vec::with_capacity(a.partitions.len() + 1);
         let mut rep = Vec::with_capacity(a.replica_count());
         off.push(0u32);
+        let mut lag = Vec::with_capacity(a.replica_count());
         for p in &a.partitions {
             rep.extend(p.replicas.iter().map(|&b| index(b)));
+            lag.extend(p.replicas.iter().map(|b| p.isr.as_ref().is_some_and(|isr| !isr.contains(b))));
             off.push(rep.len() as u32);
         }
         let size = match sizes {
             Some(s) => a.partitions.iter().map(|p| s.get(&p.tp).copied().unwrap_or(0)).collect(),
             None => vec![0; a.partitions.len()],
         };
-        Layout { m, ids, rack, rack_names, rack_size, off, rep, size }
+        Layout { m, ids, rack, rack_names, rack_size, off, rep, size, lag }
     }
 
     pub fn n(&self) -> usize {
@@ -166,6 +171,19 @@ impl Layout {
             n += 1;
         }
         n
+    }
+
+    /// True when partition `p` had an out-of-sync replica when captured.
+    #[inline]
+    pub fn has_lagging(&self, p: usize) -> bool {
+        self.lag[self.range(p)].iter().any(|&x| x)
+    }
+
+    /// True when broker index `b` held an out-of-sync replica of `p` when captured (`self` must be
+    /// the layout as built, before any move).
+    #[inline]
+    pub fn lags(&self, p: usize, b: u32) -> bool {
+        self.range(p).any(|s| self.rep[s] == b && self.lag[s])
     }
 
     pub fn spread(&self, p: usize) -> usize {

@@ -26,8 +26,14 @@ pub(crate) struct LeaderResult {
 }
 
 /// Reorders each replica list of `l` so its first entry is the chosen leader.
-/// `old_leader[p]` is the broker index listed first before planning.
-pub(crate) fn balance_leaders(l: &mut Layout, old_leader: &[u32]) -> LeaderResult {
+/// `old_leader[p]` is the broker index listed first before planning. `lagging(p, b)`: broker `b`
+/// held an out-of-sync replica of `p` when captured; among equally good choices such a replica is
+/// never preferred as leader (a preferred election cannot elect it until it catches up).
+pub(crate) fn balance_leaders(
+    l: &mut Layout,
+    old_leader: &[u32],
+    lagging: &dyn Fn(usize, u32) -> bool,
+) -> LeaderResult {
     let parts = l.partitions();
     let m = l.m;
     let n = l.n();
@@ -73,7 +79,7 @@ pub(crate) fn balance_leaders(l: &mut Layout, old_leader: &[u32]) -> LeaderResul
             let best = *l
                 .replicas(p)
                 .iter()
-                .min_by_key(|&&u| (led[u as usize] as i64 - lo[u as usize] as i64, l.ids[u as usize]))
+                .min_by_key(|&&u| (lagging(p, u), led[u as usize] as i64 - lo[u as usize] as i64, l.ids[u as usize]))
                 .expect("partitions have replicas");
             leader[p] = best;
             led[best as usize] += 1;
@@ -110,7 +116,9 @@ pub(crate) fn balance_leaders(l: &mut Layout, old_leader: &[u32]) -> LeaderResul
                 .iter()
                 .copied()
                 .filter(|&u| u != b as u32 && led[u as usize] < hi[u as usize])
-                .min_by_key(|&u| (led[u as usize] >= lo[u as usize], led[u as usize], l.ids[u as usize]));
+                .min_by_key(|&u| {
+                    (led[u as usize] >= lo[u as usize], lagging(p, u), led[u as usize], l.ids[u as usize])
+                });
             if let Some(u) = dest {
                 leader[p] = u;
                 led[b] -= 1;
@@ -129,7 +137,14 @@ pub(crate) fn balance_leaders(l: &mut Layout, old_leader: &[u32]) -> LeaderResul
             continue;
         }
         let mut list: Vec<u32> = by_replica[u].iter().copied().filter(|&p| leader[p as usize] != u as u32).collect();
-        list.sort_by_key(|&p| (cost(p as usize, &leader), std::cmp::Reverse(led[leader[p as usize] as usize]), p));
+        list.sort_by_key(|&p| {
+            (
+                cost(p as usize, &leader),
+                lagging(p as usize, u as u32),
+                std::cmp::Reverse(led[leader[p as usize] as usize]),
+                p,
+            )
+        });
         for &p in &list {
             if led[u] >= lo[u] {
                 break;

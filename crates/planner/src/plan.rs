@@ -228,13 +228,13 @@ pub fn plan(a: &Assignment, req: &PlanRequest) -> Result<Plan, PlanError> {
             if req.sizes.is_some() {
                 disk::even_out(&before, &mut after, &moves);
             }
-            let leaders = leaders::balance_leaders(&mut after, &old_leader);
+            let leaders = leaders::balance_leaders(&mut after, &old_leader, &|p, b| before.lags(p, b));
             (stats.fallback_moves, stats.rack_repairs, leaders)
         }
         Strategy::KafkaGenerate => {
             kafka_generate(a, req, racks, &mut after);
             // Kafka's leaders stay as generated; the bound is computed on a scratch copy.
-            let leaders = leaders::balance_leaders(&mut after.clone(), &old_leader);
+            let leaders = leaders::balance_leaders(&mut after.clone(), &old_leader, &|p, b| before.lags(p, b));
             (0, 0, leaders)
         }
     };
@@ -317,13 +317,17 @@ fn assemble(
         if before.k() > 0 && after.spread(p) < before.spread(p) {
             rack_worse += 1;
         }
-        change_list.push(Change {
-            index: p,
-            start,
-            len: involved.len() as u32 - start,
-            under_replicated: a.partitions[p].is_under_replicated(),
-            bytes: before.size[p],
-        });
+        // A move that keeps an out-of-sync replica cannot complete before it catches up.
+        let class = if added == 0 {
+            stages::Class::Healthy
+        } else if new.iter().any(|&b| old.contains(&b) && before.lags(p, b)) {
+            stages::Class::KeepsLagging
+        } else if before.has_lagging(p) || a.partitions[p].is_under_replicated() {
+            stages::Class::Repairing
+        } else {
+            stages::Class::Healthy
+        };
+        change_list.push(Change { index: p, start, len: involved.len() as u32 - start, class, bytes: before.size[p] });
     }
     let stage_idx = stages::split(change_list, &involved, req.max_moves_per_broker, n);
 

@@ -1,9 +1,30 @@
 //! Splitting a plan into ordered stages so no broker takes part in more than K replica movements
-//! (as the broker gaining or the broker giving up a replica) per stage. Partitions that were
-//! under-replicated in the `--describe` capture go after all others: they are already short of
-//! copies, so they move once the healthy ones have stopped competing for bandwidth. Partitions
-//! whose only change is the order of their replicas (a preferred-leader change) move no data and
-//! ride in the last stage, after the data they lead is in place.
+//! (as the broker gaining or the broker giving up a replica) per stage.
+//!
+//! Order, from a `--describe` capture's ISR:
+//! 1. **Repairing** moves first: partitions that are under-replicated now and whose move replaces
+//!    every out-of-sync replica. The move *is* their repair: the new replica copies from the
+//!    in-sync leader, the reassignment never waits for the laggard, and once it completes the
+//!    laggard's backlog stops loading an overloaded follower. The partition is no less safe while
+//!    it moves (its ISR is the leader alone either way).
+//! 2. **Healthy** partitions next, packed first-fit with the repairing ones.
+//! 3. **Partitions whose target keeps an out-of-sync replica** last, after every other stage (a
+//!    barrier): Kafka completes a reassignment only once every target replica is in the ISR, so
+//!    such a stage waits for the laggard to catch up; by then the earlier stages have spread the
+//!    load. This is the rule that under-replicated partitions move last, kept for exactly the
+//!    partitions it protects (the planner replaces lagging replicas first, so they are few: only
+//!    when a broker lags in more partitions than it has replicas to give up).
+//!
+//! Partitions whose only change is the order of their replicas (a preferred-leader change) move no
+//! data and ride in the last stage, after the data they lead is in place.
+
+/// How a changed partition relates to its out-of-sync replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Class {
+    Repairing,
+    Healthy,
+    KeepsLagging,
+}
 
 /// One changed partition as the stager sees it.
 pub(crate) struct Change {
@@ -12,7 +33,7 @@ pub(crate) struct Change {
     /// (each counts as one movement).
     pub start: u32,
     pub len: u32,
-    pub under_replicated: bool,
+    pub class: Class,
     pub bytes: u64,
 }
 
@@ -26,14 +47,10 @@ pub(crate) fn split(mut changes: Vec<Change>, involved: &[u32], k: Option<u32>, 
         all.sort_unstable();
         return vec![all];
     };
-    // Healthy first, then under-replicated; biggest (most movements, most bytes) first inside
-    // each group, which packs first-fit stages tightly.
+    // Repairing, healthy, then keeping a laggard; biggest (most movements, most bytes) first inside
+    // each class, which packs first-fit stages tightly.
     changes.sort_by(|a, b| {
-        a.under_replicated
-            .cmp(&b.under_replicated)
-            .then(b.len.cmp(&a.len))
-            .then(b.bytes.cmp(&a.bytes))
-            .then(a.index.cmp(&b.index))
+        a.class.cmp(&b.class).then(b.len.cmp(&a.len)).then(b.bytes.cmp(&a.bytes)).then(a.index.cmp(&b.index))
     });
     let mut stages: Vec<Vec<usize>> = Vec::new();
     let mut count: Vec<Vec<u32>> = Vec::new();
@@ -47,8 +64,8 @@ pub(crate) fn split(mut changes: Vec<Change>, involved: &[u32], k: Option<u32>, 
             reorder_only.push(c.index);
             continue;
         }
-        if c.under_replicated && !in_urp_group {
-            // Under-replicated partitions start after every healthy stage.
+        if c.class == Class::KeepsLagging && !in_urp_group {
+            // They start after every other stage.
             in_urp_group = true;
             group_start = stages.len();
             next_free.iter_mut().for_each(|x| *x = group_start);

@@ -228,38 +228,74 @@ proptest! {
         }
     }
 
-    /// Stages: no broker in more than K movements per stage, under-replicated partitions after
-    /// every healthy one, every changed partition exactly once.
+    /// Stages: no broker in more than K movements per stage, every changed partition exactly once,
+    /// and a partition whose target keeps an out-of-sync replica (it cannot complete before that
+    /// replica catches up) only after every other moving partition. Under-replicated partitions
+    /// whose move replaces their out-of-sync replicas are repairs and may go first (README).
     #[test]
-    fn stages_respect_the_limit_and_move_under_replicated_last(c in case(5, 5, 12, false, false, false), k in 1u32..4) {
+    fn stages_respect_the_limit_and_move_partitions_keeping_a_laggard_last(c in case(5, 5, 12, false, false, false), k in 1u32..4) {
         let req = PlanRequest { max_moves_per_broker: Some(k), ..request(&c) };
         let p = plan(&c.assignment, &req).unwrap();
         let mut seen: Vec<usize> = p.stages.iter().flatten().copied().collect();
         seen.sort_unstable();
         prop_assert_eq!(&seen, &p.changed);
-        let mut last_healthy: Option<usize> = None;
-        let mut first_urp = usize::MAX;
+        let mut last_other: Option<usize> = None;
+        let mut first_keeping = usize::MAX;
         for (s, idxs) in p.stages.iter().enumerate() {
             let mut count: HashMap<BrokerId, u32> = HashMap::new();
             for &i in idxs {
-                let old = &c.assignment.partitions[i].replicas;
+                let part = &c.assignment.partitions[i];
+                let old = &part.replicas;
                 let new = &p.proposed[i];
                 let moved = new.iter().any(|b| !old.contains(b));
                 for b in new.iter().filter(|b| !old.contains(b)).chain(old.iter().filter(|b| !new.contains(b))) {
                     *count.entry(*b).or_default() += 1;
                 }
+                let isr = part.isr.as_ref().unwrap();
+                let keeps_laggard = new.iter().any(|b| old.contains(b) && !isr.contains(b));
                 if moved {
-                    if c.assignment.partitions[i].is_under_replicated() {
-                        first_urp = first_urp.min(s);
+                    if keeps_laggard {
+                        first_keeping = first_keeping.min(s);
                     } else {
-                        last_healthy = Some(last_healthy.map_or(s, |h| h.max(s)));
+                        last_other = Some(last_other.map_or(s, |h| h.max(s)));
                     }
                 }
             }
             prop_assert!(count.values().all(|&n| n <= k), "stage {s}: {count:?}");
         }
-        if let (Some(h), true) = (last_healthy, first_urp != usize::MAX) {
-            prop_assert!(first_urp > h, "under-replicated partitions start in stage {first_urp}, healthy ones end in {h}");
+        if let (Some(h), true) = (last_other, first_keeping != usize::MAX) {
+            prop_assert!(first_keeping > h, "partitions keeping a laggard start in stage {first_keeping}, others end in {h}");
+        }
+    }
+
+    /// Out-of-sync replicas are the ones replaced: in the scenario (2 brokers → 4, RF 2,
+    /// racks or not, some partitions under-replicated), a broker above its target gives up its
+    /// lagging replicas before any in-sync one, so either all of its lagging replicas leave or
+    /// everything it gives up was lagging — with the fewest moves still.
+    #[test]
+    fn lagging_replicas_are_replaced_first(
+        parts in 1usize..=16, picks in prop::collection::vec(any::<u32>(), 1..32),
+        urp in prop::collection::vec(any::<bool>(), 1..8), racks in any::<bool>(),
+    ) {
+        let c = build(2, 2, if racks { 2 } else { 0 }, true, vec![(parts, 2)], picks, None, urp);
+        let p = plan(&c.assignment, &request(&c)).unwrap();
+        check_valid(&c, &p);
+        prop_assert_eq!(p.report.moves, p.report.lower_bound);
+        for b in [1, 2] {
+            let (mut lagging, mut lagging_left, mut given, mut given_lagging) = (0, 0, 0, 0);
+            for (i, part) in c.assignment.partitions.iter().enumerate() {
+                if !part.replicas.contains(&b) {
+                    continue;
+                }
+                let lags = !part.isr.as_ref().unwrap().contains(&b);
+                let kept = p.proposed[i].contains(&b);
+                lagging += usize::from(lags);
+                lagging_left += usize::from(lags && kept);
+                given += usize::from(!kept);
+                given_lagging += usize::from(!kept && lags);
+            }
+            prop_assert!(lagging_left == 0 || given_lagging == given,
+                "broker {b}: {lagging} lagging, {lagging_left} kept; gave up {given}, {given_lagging} of them lagging");
         }
     }
 }

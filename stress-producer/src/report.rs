@@ -220,6 +220,7 @@ mod tests {
         assert_eq!(v["config"]["compression"], "lz4");
         assert_eq!(v["errors"], json!({}));
         assert_eq!(v["config"]["producers"], 4);
+        assert_eq!(v["config"]["partitioner"], "batch");
         assert_eq!(v["by_producer"], json!([{"records": 30_000, "failed": 0}, {"records": 20_000, "failed": 0}]));
     }
 

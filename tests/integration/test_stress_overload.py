@@ -10,7 +10,7 @@ be read back from the topic. This is what the demo and the end-to-end tests stan
 Why several instances (measured, stress-producer/README.md "Overload"): with acks=all a broker
 serves one request per connection at a time, so a single producer connection per leader is slowed
 down instead of creating under-replication; the same load over --producers 1 or 2 showed no URP in
-75-80 s here, 4 producers showed it after 23-30 s. The negative case is documented, not tested:
+runs of 60-75 s here, 4 producers showed it after 16-30 s (the whole test takes about 50 s). The negative case is documented, not tested:
 proving an absence takes longer than this test may (and a long stall of the shared machine can
 make any load lag).
 """

@@ -20,13 +20,14 @@ def _marks(events: Sequence[Any]) -> list[tuple[float, str, str]]:
         kind, text, t = e.kind, e.text, e.t
         if kind == "step":
             name = text.split(":")[0].split(" ")[0]
-            if name not in _STEP_MARKS or (name == "ExecuteReassignment" and ":" not in text):
+            # One mark per step: when it was entered (for stages: when the stage started).
+            if name not in _STEP_MARKS or (name == "ExecuteReassignment") != (":" in text):
                 continue
             label = text.split(":")[1].strip().split(" started")[0] if name == "ExecuteReassignment" else name
             out.append((t, label, _MARK["step"]))
         elif kind == "alarm" and text.endswith("ALARM"):
             out.append((t, "alarm", _MARK["alarm"]))
-        elif kind == "detector":
+        elif kind == "detector" and text.startswith("started"):
             out.append((t, "detector: " + text.split(" ")[0], _MARK["detector"]))
         elif kind == "brokers":
             out.append((t, text.split(" in ")[0], _MARK["brokers"]))

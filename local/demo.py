@@ -148,7 +148,8 @@ class Demo:
         )
         self.stack = stack = Stack(cfg)
         self.timed("stack_start_s", stack.start)
-        self.note("info", f"Kafka {stack.status().get('kafka_version', '4.x')}: 2 brokers up (controller + brokers "
+        assert stack.kafka is not None
+        self.note("info", f"Kafka {stack.kafka.libs.parent.name}: 2 brokers up (controller + brokers "
                           f"+ emulated AWS in {self.timings['stack_start_s']:.0f}s), replication limited to "
                           f"{a.limit / 1e6:.1f} MB/s into each broker")
         region, account = stack.region, stack.account_id

@@ -8,5 +8,6 @@ pub mod cluster;
 pub mod fixes;
 pub mod flight;
 pub mod kafka_cli;
+pub mod new_brokers;
 pub mod remediation;
 pub mod time;

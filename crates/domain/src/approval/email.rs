@@ -67,6 +67,13 @@ pub struct PlanSummary {
     /// When the assignment the plan starts from was captured.
     #[serde(default)]
     pub captured_at: Option<Timestamp>,
+    /// Planned before the brokers exist, against their predicted ids and racks (the approval
+    /// branch's dry run): the email labels it an estimate and lists `assumptions`.
+    #[serde(default)]
+    pub estimate: bool,
+    /// What the estimate assumed, one plain sentence each.
+    #[serde(default)]
+    pub assumptions: Vec<String>,
 }
 
 /// Everything the email says.
@@ -77,6 +84,8 @@ pub struct ApprovalEmail<'a> {
     /// From DescribeClusterV2 (Assess); prices the added brokers.
     pub instance_type: Option<&'a str>,
     pub plan: Option<&'a PlanSummary>,
+    /// Why there is no plan (the dry run failed, or none was made); shown instead of the numbers.
+    pub no_plan_reason: Option<&'a str>,
     /// The throttle the reassignment will run at (the stack's setting).
     pub throttle: Throttle,
     pub approve_url: &'a str,
@@ -180,9 +189,18 @@ impl ApprovalEmail<'_> {
     fn plan_lines(&self) -> String {
         let mut b = String::new();
         let Some(plan) = self.plan else {
-            let _ = writeln!(b, "  Replica moves: not estimated (no dry-run plan was made before this request)");
+            let why = self.no_plan_reason.map(one_line).map(|r| ascii(&r));
+            let why = why.as_deref().unwrap_or("no dry-run plan was made before this request");
+            let _ = writeln!(b, "  Replica moves: not estimated ({why})");
             return b;
         };
+        if plan.estimate {
+            let _ = writeln!(
+                b,
+                "  Dry-run ESTIMATE, planned before the new brokers exist (after approval the real plan is made"
+            );
+            let _ = writeln!(b, "  again from a fresh capture, against the brokers that actually joined):");
+        }
         let partitions = match (plan.changed_partitions, plan.partitions) {
             (Some(c), Some(p)) => format!(" in {c} of {p} partitions"),
             (Some(c), None) => format!(" in {c} partitions"),
@@ -214,6 +232,9 @@ impl ApprovalEmail<'_> {
                 let _ = writeln!(b, "  ETA:           unknown (needs partition sizes)");
             }
         }
+        for a in &plan.assumptions {
+            let _ = writeln!(b, "  Assumed:       {}", ascii(&one_line(a)));
+        }
         if let Some(at) = plan.captured_at {
             let _ = writeln!(b, "  (dry-run plan from the partition assignment captured at {at})");
         }
@@ -233,6 +254,11 @@ fn source_name(s: &str) -> String {
 /// Free text from an event, kept on one printable line.
 fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).take(256).collect()
+}
+
+/// Printable ASCII only: the email is plain ASCII so it reads the same in every client.
+fn ascii(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect()
 }
 
 /// `1.5 GiB`, binary units as Kafka tools and the AWS console show sizes.
@@ -300,6 +326,7 @@ mod tests {
             execution: exec,
             instance_type: Some("kafka.m5.large"),
             plan,
+            no_plan_reason: None,
             throttle: Throttle::new(50 * 1024 * 1024).unwrap(),
             approve_url: "https://x.lambda-url.us-east-1.on.aws/?action=approve&sig=A",
             reject_url: "https://x.lambda-url.us-east-1.on.aws/?action=reject&sig=R",
@@ -321,6 +348,7 @@ mod tests {
             throttle_bytes_per_sec: None,
             stage_count: Some(2),
             captured_at: Some(t("2026-11-25T18:00:03Z")),
+            ..PlanSummary::default()
         };
         let mail = email(&input, &exec, Some(&plan)).render().unwrap();
         assert_eq!(mail.subject, "msk-autoheal: approve adding 2 brokers to demo (2 -> 4)?");
@@ -365,6 +393,50 @@ mod tests {
         let plan = PlanSummary { moves: 4, bytes_moved: Some(100 * 1024 * 1024), ..PlanSummary::default() };
         let b = email(&input, &exec, Some(&plan)).render().unwrap().body;
         assert!(b.contains("ETA:           at most 2 s at that throttle"), "{b}");
+    }
+
+    #[test]
+    fn a_dry_run_estimate_is_labelled_and_says_what_it_assumed() {
+        let input = input();
+        let exec = ExecutionName::parse("1a2b3c4d-demo-20261125T180000Z").unwrap();
+        let plan = PlanSummary {
+            moves: 5,
+            bytes_moved: Some(2 * 1024 * 1024),
+            eta_seconds: Some(4.2),
+            estimate: true,
+            assumptions: vec!["the new brokers get ids 3, 4: MSK numbers brokers 1..N".into(), "rack \u{e9}\nx".into()],
+            ..PlanSummary::default()
+        };
+        let b = email(&input, &exec, Some(&plan)).render().unwrap().body;
+        for needle in [
+            "Dry-run ESTIMATE, planned before the new brokers exist",
+            "Replica moves: 5\n",
+            "Data to copy:  2.0 MiB (2097152 bytes)",
+            "ETA:           about 4 s at that throttle",
+            "Assumed:       the new brokers get ids 3, 4: MSK numbers brokers 1..N\n",
+            "Assumed:       rack ? x\n",
+        ] {
+            assert!(b.contains(needle), "missing {needle:?} in\n{b}");
+        }
+        assert!(b.is_ascii());
+        // A real (post-scale) plan is not called an estimate.
+        let real = PlanSummary { moves: 5, ..PlanSummary::default() };
+        assert!(!email(&input, &exec, Some(&real)).render().unwrap().body.contains("ESTIMATE"));
+    }
+
+    #[test]
+    fn without_a_plan_the_email_says_why() {
+        let input = input();
+        let exec = ExecutionName::parse("1a2b3c4d-demo-20261125T180000Z").unwrap();
+        let b = email(&input, &exec, None).render().unwrap().body;
+        assert!(b.contains("Replica moves: not estimated (no dry-run plan was made before this request)"), "{b}");
+        let mut mail = email(&input, &exec, None);
+        mail.no_plan_reason = Some("the dry run failed: CommandFailed: capture exited 127\nmore");
+        let b = mail.render().unwrap().body;
+        assert!(
+            b.contains("Replica moves: not estimated (the dry run failed: CommandFailed: capture exited 127 more)\n"),
+            "{b}"
+        );
     }
 
     #[test]

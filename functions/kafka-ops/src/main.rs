@@ -1,5 +1,5 @@
 //! Kafka-ops Lambda: wires configuration, the MSK, SSM and S3 clients and the Kafka use cases
-//! (steps capture, plan, execute, verify, confirm, cleanup).
+//! (steps capture, plan, execute, verify, confirm, cleanup, and dry_run for the approval branch).
 
 // The handler's future nests six use cases deep; the default limit (128) is just short of it.
 #![recursion_limit = "256"]
@@ -13,7 +13,7 @@ use autoheal_lambda::env::ProcessEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
-const STEPS: [&str; 6] = ["capture", "plan", "execute", "verify", "confirm", "cleanup"];
+const STEPS: [&str; 7] = ["capture", "plan", "execute", "verify", "confirm", "cleanup", "dry_run"];
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -48,6 +48,7 @@ async fn main() -> Result<(), Error> {
                 "execute" => ops.execute(state, exec, now).await?,
                 "verify" => ops.verify(state, exec, now).await?,
                 "confirm" => ops.confirm(state, exec, now).await?,
+                "dry_run" => ops.dry_run(state, exec, now).await?,
                 _ => ops.cleanup(state, exec).await?,
             };
             autoheal_app::workflow::output(&state)

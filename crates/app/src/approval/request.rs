@@ -79,6 +79,14 @@ pub struct StateView {
     pub capture: Option<CaptureView>,
     #[serde(default)]
     pub plan: Option<PlanView>,
+    /// The approval branch's dry-run plan (kafka-ops `dry_run`, `$.dry_run`): the estimate made
+    /// before scaling. Preferred over `plan`, which only a post-scale PlanReassignment writes.
+    #[serde(default)]
+    pub dry_run: Option<PlanSummary>,
+    /// `{Error, Cause}` the ASL's Catch stored when the dry run failed: the email says why there
+    /// is no estimate, and the approval goes on without one.
+    #[serde(default)]
+    pub dry_run_error: Option<Value>,
     /// The window `prepare` fixed (absent before it ran).
     #[serde(default)]
     pub approval: Option<ApprovalWindow>,
@@ -126,6 +134,9 @@ pub struct RequestSent {
 
 impl StateView {
     fn plan_summary(&self) -> Option<PlanSummary> {
+        if let Some(estimate) = &self.dry_run {
+            return Some(estimate.clone());
+        }
         let plan = self.plan.as_ref()?;
         let mut s = plan.summary.clone();
         if s.stage_count.is_none() {
@@ -136,6 +147,26 @@ impl StateView {
             s.captured_at = s.captured_at.or(c.captured_at);
         }
         Some(s)
+    }
+
+    /// Why the email has no plan: the dry run's failure as the ASL caught it.
+    fn no_plan_reason(&self) -> Option<String> {
+        let err = self.dry_run_error.as_ref()?;
+        let error = err.get("Error").and_then(Value::as_str).unwrap_or("unknown error");
+        // Cause is the Lambda's error JSON as a string ({errorType, errorMessage}); a States.*
+        // error's Cause is plain text.
+        let cause = err.get("Cause").and_then(Value::as_str).unwrap_or_default();
+        let message = serde_json::from_str::<Value>(cause)
+            .ok()
+            .and_then(|c| c.get("errorMessage").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| cause.to_owned());
+        let mut reason = format!("the dry run failed, {error}: {message}");
+        if reason.len() > 300 {
+            let cut = (0..=297).rev().find(|&i| reason.is_char_boundary(i)).unwrap_or(0);
+            reason.truncate(cut);
+            reason.push_str("...");
+        }
+        Some(reason)
     }
 
     fn subject(&self, execution: &ExecutionName) -> Result<LinkSubject> {
@@ -238,11 +269,13 @@ pub fn render_email(
     let approve_url = approve.url(&config.base_url, key);
     let reject_url = approve.with_action(Action::Reject).url(&config.base_url, key);
     let plan = state.plan_summary();
+    let no_plan_reason = state.no_plan_reason();
     ApprovalEmail {
         proposal: &state.proposal,
         execution: &input.execution.name,
         instance_type: state.assessment.as_ref().and_then(|a| a.instance_type.as_deref()),
         plan: plan.as_ref(),
+        no_plan_reason: no_plan_reason.as_deref(),
         throttle: config.throttle,
         approve_url: &approve_url,
         reject_url: &reject_url,

@@ -3,6 +3,8 @@
 //! symptom is gone, and clean up after a failure. Scripts come from `autoheal_domain::kafka_cli`
 //! (validated values only); their full output travels through S3.
 
+mod dry_run;
+pub use dry_run::DRY_RUN_DIR;
 
 use super::state::{
     CaptureSummary, CleanupReport, HealthCheck, PlanSummary, ReassignmentProgress, ReassignmentStatus, WorkflowState,

@@ -60,6 +60,10 @@ pub struct WorkflowState {
     pub capture: Option<CaptureSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanSummary>,
+    /// The approval branch's dry-run plan, made before scaling for the approval email. Apart from
+    /// `capture`/`plan`, which the post-scale steps make afresh against the brokers that joined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<DryRunPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reassignment: Option<ReassignmentProgress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +171,41 @@ pub struct PlanSummary {
     /// Topics the plan touches (their throttles are removed on cleanup).
     pub topics: Vec<String>,
     pub brokers: Vec<i32>,
+}
+
+/// DryRunPlan (approval branch, before any broker is added): the current assignment planned onto
+/// the brokers the scale-out is expected to add — an estimate, never executed. Field names match
+/// the approval email's plan summary (`autoheal_domain::approval::PlanSummary`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DryRunPlan {
+    /// Always true: planned against predicted brokers.
+    pub estimate: bool,
+    /// What was assumed about the new brokers (ids, racks), one sentence each.
+    pub assumptions: Vec<String>,
+    pub capture_key: String,
+    /// The estimated reassignment (for a person to read; nothing executes it).
+    pub plan_key: String,
+    pub captured_at: Timestamp,
+    pub partitions: usize,
+    pub under_replicated: usize,
+    /// The brokers Kafka listed at the capture.
+    pub brokers_now: Vec<i32>,
+    /// Predicted ids of the brokers to be added.
+    pub new_brokers: Vec<i32>,
+    /// Every broker the estimate plans over (now + predicted).
+    pub brokers: Vec<i32>,
+    /// broker id → rack, predicted ones included; absent when the brokers report no racks.
+    pub racks: Option<BTreeMap<i32, String>>,
+    pub changed_partitions: usize,
+    pub moves: u64,
+    pub lower_bound: u64,
+    pub leader_changes: u64,
+    pub bytes_moved: Option<u64>,
+    pub eta_seconds: Option<f64>,
+    pub replica_spread_before: u64,
+    pub replica_spread_after: u64,
+    pub throttle_bytes_per_sec: u64,
+    pub stage_count: usize,
 }
 
 /// ExecuteReassignment / VerifyReassignment, stage by stage.

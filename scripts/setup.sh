@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the demo need, on a fresh machine.
 # Idempotent: each part leaves a stamp keyed on its inputs and is skipped when nothing changed.
-# Usage: scripts/setup.sh [apt|python|sam|node|rust|kafka|all]...
+# Usage: scripts/setup.sh [apt|python|sam|node|rust|checkov|kafka|all]...
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +69,11 @@ setup_rust() {
   fi
 }
 
+setup_checkov() {
+  # checkov pins old boto3/networkx/packaging, so it lives in its own venv (.venv-checkov).
+  scripts/validate.sh ensure-checkov
+}
+
 setup_kafka() {
   if [ -x local/kafka/fetch.sh ]; then
     local/kafka/fetch.sh
@@ -85,7 +90,8 @@ for part in "${parts[@]}"; do
     node) setup_node ;;
     rust) setup_rust ;;
     kafka) setup_kafka ;;
-    all) setup_apt; setup_python; setup_sam; setup_node; setup_rust; setup_kafka ;;
-    *) echo "setup.sh: unknown part '$part' (apt|python|sam|node|rust|kafka|all)" >&2; exit 2 ;;
+    checkov) setup_checkov ;;
+    all) setup_apt; setup_python; setup_sam; setup_node; setup_rust; setup_checkov; setup_kafka ;;
+    *) echo "setup.sh: unknown part '$part' (apt|python|sam|node|rust|checkov|kafka|all)" >&2; exit 2 ;;
   esac
 done

@@ -237,6 +237,13 @@ def test_a_failing_command_mid_reassignment_cleans_up_and_notifies(env: Env, tmp
     assert d.get("error") == "CommandFailed", (d.get("error"), d.get("cause"), d["history"])
     assert "injected failure" in (d.get("cause") or "")
 
+    # The cleanup step really ran against the cluster (not skipped as "nothing started") and every
+    # step of it worked. (Its `--cancel` clears the stage's throttles itself, so the explicit removal
+    # may find none left: the cluster-wide check below is what proves none remain.)
+    events = env.sfn.get_execution_history(executionArn=d["executionArn"], maxResults=1000)["events"]
+    cleanup = next(json.loads(e["stateExitedEventDetails"]["output"])["cleanup"] for e in events
+                   if e.get("stateExitedEventDetails", {}).get("name") == "Cleanup")
+    assert cleanup["skipped"] is None and cleanup["error"] is None and not cleanup["throttles_failed"], cleanup
     assert throttle_configs(stack) == "", "cleanup must leave no reassignment throttle behind"
     notes = env.notifications()
     assert len(notes) == 1, notes

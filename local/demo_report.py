@@ -102,7 +102,7 @@ def text_report(r: dict) -> str:
         f"msk-autoheal demo ({r.get('mode')} mode): execution {r.get('execution_status')}",
         "=" * 78,
         f"brokers            {r.get('brokers_before')} -> {r.get('brokers_after')}",
-        f"URP                peak {r.get('urp_peak')} on 2 brokers (before: {r.get('urp_before')}), "
+        f"URP                peak {r.get('urp_before')} on 2 brokers ({r.get('urp_peak')} over the run), "
         f"after: {r.get('urp_after')} (brokers' own metadata, same load)",
         f"replicas/broker    {r.get('replicas_per_broker')}  spread {r.get('replica_spread')}",
         f"leaders/broker     {r.get('leaders_per_broker_topic')} (topic stress-test)",

@@ -281,6 +281,9 @@ class Demo:
             x = s["assessment"]
             return (f"cluster {x.get('state')}, {x.get('broker_count')} brokers in {x.get('az_count')} AZs "
                     f"({x.get('instance_type')}), target {x.get('target_broker_count')}")
+        if name == "WaitForApproval" and isinstance(s.get("approval"), dict) and s["approval"].get("decision"):
+            x = s["approval"]["decision"]
+            return f"approved at {x.get('decided_at')} from {x.get('source_ip')} ({x.get('user_agent') or '-'})"
         if name == "ScaleBrokers" and "scale" in s:
             x = s["scale"]
             return f"UpdateBrokerCount {x.get('from')} -> {x.get('target')} requested ({x.get('state', '')})"

@@ -65,4 +65,4 @@ deploy: build ## sam build + sam deploy (guided the first time, then samconfig.t
 
 clean: ## remove build output and local state (keeps the venvs and caches)
 	cargo clean
-	rm -rf .aws-sam out demo-report.json demo-*.svg .cache/local-stack
+	rm -rf .aws-sam out demo-report.json demo-*.svg .cache/local-stack .cache/demo

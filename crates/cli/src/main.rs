@@ -2,12 +2,18 @@
 //! This file only parses the command line and maps errors to exit codes.
 
 mod approval;
+mod assess;
+mod confirm;
 mod detect;
+mod dry_run;
+mod dry_run_plan;
 mod error;
 mod fix;
 mod incident;
 mod monitor;
 mod plan;
+mod scale;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -41,6 +47,16 @@ enum Command {
     ApprovalEmail(approval::EmailArgs),
     /// Check an approval link: valid, forged, expired or cut, and what it decides.
     ApprovalVerify(approval::VerifyArgs),
+    /// The Assess Lambda's decision against AWS, read-only: ACTIVE?, target, ceiling, every fix.
+    Assess(assess::Args),
+    /// What ScaleBrokers and CheckActive would do now; UpdateBrokerCount is shown, never sent.
+    Scale(scale::Args),
+    /// The approval branch's dry-run plan (onto the predicted new brokers), from recorded Kafka CLI output.
+    DryRunPlan(dry_run_plan::Args),
+    /// VerifyReassignment's verdict on a recorded `kafka-reassign-partitions.sh --verify` output.
+    Verify(verify::Args),
+    /// ConfirmHealed's verdict (healed or not, and why) on a recorded `kafka-topics.sh --describe`.
+    Confirm(confirm::Args),
 }
 
 fn main() {
@@ -69,6 +85,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::ApprovalLink(args) => approval::run_link(args),
         Command::ApprovalEmail(args) => approval::run_email(args),
         Command::ApprovalVerify(args) => approval::run_verify(args),
+        Command::Assess(args) => block_on(assess::run(args)),
+        Command::Scale(args) => block_on(scale::run(args)),
+        Command::DryRunPlan(args) => block_on(dry_run_plan::run(args)),
+        Command::Verify(args) => block_on(verify::run(args)),
+        Command::Confirm(args) => block_on(confirm::run(args)),
     }
 }
 

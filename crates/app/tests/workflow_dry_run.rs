@@ -287,7 +287,7 @@ async fn the_estimate_reaches_the_approval_email_labelled_with_its_assumptions()
         format!("Replica moves: {} in {} of 13 partitions, in {} stages", d.moves, d.changed_partitions, d.stage_count),
         format!("({} bytes)", d.bytes_moved.unwrap()),
         "Throttle:      10.0 MiB/s per broker (10485760 bytes/s)".to_owned(),
-        "ETA:           about ".to_owned(),
+        if d.eta_seconds.unwrap() < 0.5 { "ETA:           under 1 s" } else { "ETA:           about " }.to_owned(),
         "Assumed:       the new brokers get ids 3, 4: MSK numbers brokers 1..N".to_owned(),
         "Assumed:       racks of the new brokers: 3 in use1-az1, 4 in use1-az2".to_owned(),
         "captured at 2026-11-25T18:00:12Z".to_owned(),

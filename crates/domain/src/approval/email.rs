@@ -219,6 +219,10 @@ impl ApprovalEmail<'_> {
         }
         let _ = writeln!(b, "  Throttle:      {}/s per broker ({throttle} bytes/s)", human_bytes(throttle));
         match (plan.eta_seconds, plan.bytes_moved) {
+            // "about 0 s" reads like a bug: small moves are "under 1 s".
+            (Some(eta), _) if eta.is_finite() && (0.0..0.5).contains(&eta) => {
+                let _ = writeln!(b, "  ETA:           under 1 s at that throttle");
+            }
             (Some(eta), _) if eta.is_finite() && eta >= 0.0 => {
                 let _ = writeln!(b, "  ETA:           about {} at that throttle", human_duration(eta));
             }
@@ -419,6 +423,9 @@ mod tests {
             assert!(b.contains(needle), "missing {needle:?} in\n{b}");
         }
         assert!(b.is_ascii());
+        let tiny = PlanSummary { moves: 1, bytes_moved: Some(1024), eta_seconds: Some(0.07), ..PlanSummary::default() };
+        let t = email(&input, &exec, Some(&tiny)).render().unwrap().body;
+        assert!(t.contains("ETA:           under 1 s at that throttle\n"), "{t}");
         // A real (post-scale) plan is not called an estimate.
         let real = PlanSummary { moves: 5, ..PlanSummary::default() };
         assert!(!email(&input, &exec, Some(&real)).render().unwrap().body.contains("ESTIMATE"));

@@ -6,15 +6,21 @@ HMAC key in (moto's) Secrets Manager, MSK's UpdateBrokerCount emulated over a re
 The operator is this test: it reads the approval email from an SQS queue subscribed to the topic and
 answers over HTTP, or in Debian's headless Chromium.
 
-1. reject: GET the link (nothing changes, the execution still waits) -> POST reject with a reason ->
-   FAILED with `Rejected`, UpdateBrokerCount never called, 2 brokers, failure notification; the link
-   is dead afterwards (410).
-2. timeout: nobody answers -> FAILED with `ApprovalTimedOut`, nothing changed, notification; the links
-   have expired (403).
+1. reject: the email carries the dry-run plan's estimate (moves, bytes, ETA, the assumed new brokers
+   3 and 4 with their racks), the same numbers as `$.dry_run`; GET the link (nothing changes, the
+   execution still waits) -> POST reject with a reason -> FAILED with `Rejected`, UpdateBrokerCount
+   never called, 2 brokers, failure notification; the link is dead afterwards (410).
+2. timeout, with a dry run that fails (kafka-ops pointed at a missing Kafka CLI): the email still
+   goes out and says why there is no estimate; nobody answers -> FAILED with `ApprovalTimedOut`,
+   nothing changed, notification; the links have expired (403).
 3. approve over HTTP (POST on the link) -> the execution goes on: 2 -> 4 brokers, partitions moved,
-   SUCCEEDED, the decision recorded in the execution's state.
+   SUCCEEDED, the decision recorded in the execution's state; the brokers and racks the dry run
+   predicted are the ones that joined, and the real plan was made afresh against them.
 4. approve in the browser: Chromium opens the link, shows the page, the Approve button is clicked ->
    the execution goes on (UpdateBrokerCount 4 -> 6 requested).
+
+Also `autoheal assess` and `autoheal scale --dry-run` against the same emulated cluster: the Lambdas'
+decisions shown, no operation recorded by MSK.
 """
 
 from __future__ import annotations
@@ -85,14 +91,14 @@ class Approvals:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}/lambda-url/approval/"
 
-    def start_lambdas(self, window_minutes: float) -> None:
+    def start_lambdas(self, window_minutes: float, kafka_bin: Path = BIN) -> None:
         self.stack.start_lambdas(
             FUNCTIONS,
             env={
                 "TOPIC_ARN": self.topic,
                 "PLAN_BUCKET": BUCKET,
                 "CLIENT_INSTANCE_ID": self.stack.client_instance_id,
-                "KAFKA_BIN_DIR": str(BIN),
+                "KAFKA_BIN_DIR": str(kafka_bin),
                 "MAX_BROKERS": "6",
                 "THROTTLE_BYTES_PER_SEC": str(20 * 1024 * 1024),
                 "COMMAND_WAIT_SECONDS": "100",
@@ -174,6 +180,13 @@ class Approvals:
         assert "action=approve" in email["approve"] and "action=reject" in email["reject"]
         return email
 
+    def task_output(self, arn: str, state: str) -> dict:
+        """What the Task state `state` returned (its last exit), from the execution history."""
+        outs = [json.loads(e["stateExitedEventDetails"]["output"]) for e in self.events(arn)
+                if e.get("stateExitedEventDetails", {}).get("name") == state]
+        assert outs, f"{state} never exited:\n{self.history(arn)}"
+        return outs[-1]
+
     def waiting_for_approval(self, arn: str) -> bool:
         """RUNNING, inside WaitForApproval, and nothing after it has started."""
         events = self.events(arn)
@@ -226,6 +239,24 @@ def test_reject_stops_the_remediation_before_anything_changes(env: Approvals) ->
     body = email["Message"]
     assert "Brokers:   2 -> 4" in body and "aws kafka update-broker-count" in body, body
     assert "Instance:  kafka.t3.small" in body and "/month" in body, body
+    # The dry-run plan, made before anything changed: an estimate against the predicted brokers,
+    # its numbers exactly those DryRunPlan put in the state.
+    dry = env.task_output(arn, "DryRunPlan")["dry_run"]
+    assert dry["new_brokers"] == [3, 4] and dry["brokers_now"] == [1, 2], dry
+    assert dry["moves"] > 0 and dry["bytes_moved"] > 0 and dry["eta_seconds"] > 0, dry
+    parts = f" in {dry['changed_partitions']} of {dry['partitions']} partitions"
+    for needle in (
+        "Dry-run ESTIMATE, planned before the new brokers exist",
+        f"Replica moves: {dry['moves']}{parts}",
+        f"({dry['bytes_moved']} bytes)",
+        f"Throttle:      20.0 MiB/s per broker ({20 * 1024 * 1024} bytes/s)",
+        "ETA:           under 1 s" if dry["eta_seconds"] < 0.5 else "ETA:           about ",
+        "Assumed:       the new brokers get ids 3, 4: MSK numbers brokers 1..N",
+        "Assumed:       racks of the new brokers: 3 in use1-az1, 4 in use1-az2",
+    ):
+        assert needle in body, f"missing {needle!r} in\n{body}"
+    assert "capture" not in env.task_output(arn, "DryRunPlan"), "the dry run never writes $.capture"
+    print(f"--- the approval email ---\nSubject: {email['Subject']}\n\n{body}")  # shown with -s or on failure
 
     # Opening the link (a mail scanner, a curious click) changes nothing.
     for _ in range(2):
@@ -259,12 +290,59 @@ def test_reject_stops_the_remediation_before_anything_changes(env: Approvals) ->
     assert env.operations() == [] and env.brokers() == 2
 
 
+@pytest.fixture(scope="module")
+def autoheal_bin() -> Path:
+    subprocess.run(["cargo", "build", "-q", "-p", "autoheal"], cwd=REPO, check=True)
+    return Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "autoheal"
+
+
+def test_cli_dry_runs_of_assess_and_scale_change_nothing(env: Approvals, autoheal_bin: Path) -> None:
+    """`autoheal assess` and `autoheal scale --dry-run` run the Lambdas' use cases against the emulated
+    MSK: each decision is shown, and MSK records no operation (issue 2: every Lambda decision as a
+    dry run)."""
+    assert env.operations() == [] and env.brokers() == 2
+    arn = env.stack.cluster_arn
+    version = env.kafka.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]["CurrentVersion"]
+
+    def autoheal(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(autoheal_bin), *args], env=env.stack.env() | {"PATH": "/usr/bin:/bin"},
+                              capture_output=True, text=True, timeout=120)
+
+    res = autoheal("scale", "--cluster-arn", arn, "--target", "4", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    request = out["update_broker_count"]["request"]
+    assert out["update_broker_count"]["would_call"] is True, out
+    assert request == {"operation": "UpdateBrokerCount", "cluster_arn": arn, "current_version": version,
+                       "target_number_of_broker_nodes": 4}, request
+    assert out["held_back"] == [request], out
+    assert out["check_active"] == {"active": False, "state": "ACTIVE", "broker_count": 2, "target": 4}, out
+
+    res = autoheal("scale", "--cluster-arn", arn, "--target", "8", "--dry-run", "--max-brokers", "6")
+    assert res.returncode == 1 and json.loads(res.stdout)["error_type"] == "AtCeiling", (res.stdout, res.stderr)
+    assert res.stderr.count("\n") == 1 and "MAX_BROKERS=6" in res.stderr, res.stderr
+
+    res = autoheal("assess", "--cluster-arn", arn, "--max-brokers", "6", "--format", "text")
+    assert res.returncode == 0, res.stderr
+    for needle in ("ACTIVE, 2 brokers over 2 AZs", "target:   4 brokers (the detector's: +1 per AZ; MAX_BROKERS 6)",
+                   "--- AWS CLI ---", "--target-number-of-broker-nodes 4", "--- Terraform ---",
+                   "--- CloudFormation ---", "--- Kafka CLI (after the brokers joined) ---"):
+        assert needle in res.stdout, f"missing {needle!r} in\n{res.stdout}"
+
+    assert env.operations() == [], "a dry run called UpdateBrokerCount"
+    assert env.brokers() == 2
+
+
 def test_no_decision_times_out_and_changes_nothing(env: Approvals) -> None:
-    env.start_lambdas(window_minutes=0.1)  # 6 s
+    # A 6 s window, and a dry run that cannot capture (no Kafka CLI there): the approval must not
+    # depend on the estimate.
+    env.start_lambdas(window_minutes=0.1, kafka_bin=Path("/nonexistent/kafka/bin"))
     try:
         arn = env.start("approval-timeout", current=2, target=4)
         email = env.approval_email(arn)
         assert "The links work until" in email["Message"]
+        assert "Replica moves: not estimated (the dry run failed, CommandFailed: " in email["Message"], email["Message"]
+        assert "dry_run" not in env.task_output(arn, "DryRunPlan"), "a failed dry run leaves no estimate"
         d = env.wait_end(arn, timeout=180)
         assert d["status"] == "FAILED", d["history"]
         assert d.get("error") == "ApprovalTimedOut", (d.get("error"), d.get("cause"), d["history"])
@@ -300,6 +378,13 @@ def test_approve_over_http_lets_the_remediation_heal(env: Approvals) -> None:
     assert out["scale"]["requested"] and out["scale"]["broker_count"] == 4
     assert out["healed"]["under_replicated"] == 0 and out["healed"]["replica_spread"] <= 1, out["healed"]
     assert env.brokers() == 4
+    # The dry run's prediction held: the brokers that joined have the ids and racks it assumed, and
+    # the real plan was made again from a fresh capture against them (its own keys, not dry-run/).
+    dry, plan = out["dry_run"], out["plan"]
+    assert plan["brokers"] == dry["brokers"] == [1, 2, 3, 4], (dry, plan)
+    assert out["capture"]["racks"] == dry["racks"], (out["capture"], dry)
+    assert "/dry-run/" in dry["plan_key"] and "/dry-run/" not in plan["plan_key"], (dry, plan)
+    assert plan["moves"] == dry["moves"], ("same assignment, same brokers: the estimate was exact", dry, plan)
     notes = env.messages(1)
     assert len(notes) == 1 and "healed" in notes[0]["Subject"], notes
 

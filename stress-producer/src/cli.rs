@@ -103,6 +103,24 @@ pub struct Args {
     /// Seconds between progress lines
     #[arg(long = "report-interval", default_value_t = 5, value_name = "SECONDS")]
     pub report_interval: u64,
+    /// On exit, write a JSON ledger of every acknowledged record to FILE: per partition the count
+    /// and an order-independent checksum over (offset, CRC-32 of the value), for a consumer's
+    /// read-back to be compared with (local/ledger/Ledger.java verify)
+    ///
+    /// Written at every exit once the load has started (end, --duration, Ctrl-C after the drain, a
+    /// fatal producer error), also when records failed; written aside and renamed, so FILE is
+    /// never half a ledger. Needs acknowledgements (--acks all or 1).
+    #[arg(long = "ack-ledger", value_name = "FILE")]
+    pub ack_ledger: Option<PathBuf>,
+    /// After Ctrl-C or SIGTERM: seconds the records in flight get to be acknowledged before the
+    /// rest is purged (counted as failed)
+    #[arg(long = "drain-timeout", default_value_t = 10, value_name = "SECONDS")]
+    pub drain_timeout: u64,
+    /// With --throughput: how far sending may fall behind the schedule and still catch up. Beyond
+    /// that the schedule slips instead, so a stall (a full window, a paused machine) is not
+    /// followed by a burst of everything missed. Default: no limit (perf-test's behaviour)
+    #[arg(long = "max-catch-up-ms", value_name = "MS")]
+    pub max_catch_up_ms: Option<u64>,
     /// Print the summary as one JSON document on stdout (progress lines go to stderr)
     #[arg(long)]
     pub json: bool,
@@ -215,6 +233,12 @@ pub struct Config {
     pub engine: EngineKind,
     /// Bytes of records in flight.
     pub buffer_memory: usize,
+    /// Where to write the acknowledgement ledger on exit; None: no ledger (and no CRC per record).
+    pub ack_ledger: Option<PathBuf>,
+    /// How long Ctrl-C waits for the records in flight.
+    pub drain_timeout: Duration,
+    /// With a throughput cap: the most the schedule may be caught up on at once; None: all of it.
+    pub max_catch_up: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,6 +404,24 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
     if args.sasl_username.is_some() && args.security != Security::SaslScram {
         return Err("--sasl-username needs --security sasl-scram".into());
     }
+    if let Some(path) = &args.ack_ledger {
+        if path.as_os_str().is_empty() {
+            return Err("--ack-ledger is empty".into());
+        }
+        // acks=0 delivery reports carry no offset: there would be nothing to prove.
+        if args.acks == Acks::None {
+            return Err("--ack-ledger needs acknowledgements with offsets: --acks all or 1".into());
+        }
+    }
+    if args.drain_timeout > 3600 {
+        return Err(format!("--drain-timeout must be 0..=3600 seconds, got {}", args.drain_timeout));
+    }
+    let max_catch_up = match args.max_catch_up_ms {
+        None => None,
+        Some(_) if throughput.is_none() => return Err("--max-catch-up-ms needs --throughput".into()),
+        Some(ms) if ms <= 3_600_000 => Some(Duration::from_millis(ms)),
+        Some(ms) => return Err(format!("--max-catch-up-ms must be at most 3600000, got {ms}")),
+    };
     let mut producer_props = Vec::new();
     for p in &args.producer_prop {
         match p.split_once('=') {
@@ -408,6 +450,9 @@ pub fn validate(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Conf
         producer_props,
         engine: args.engine,
         buffer_memory: args.buffer_memory,
+        ack_ledger: args.ack_ledger,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        max_catch_up,
     })
 }
 
@@ -494,6 +539,32 @@ mod tests {
         assert_eq!(c.security, SecurityConfig::Plaintext);
         assert_eq!(c.report_interval, Duration::from_secs(5));
         assert_eq!(c.buffer_memory, 8 * 1024 * 1024);
+        assert_eq!(c.ack_ledger, None);
+        assert_eq!(c.drain_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_catch_up, None);
+    }
+
+    #[test]
+    fn ack_ledger_drain_and_catch_up_flags() {
+        let c =
+            parse("--bootstrap h:1 --ack-ledger out/l.json --drain-timeout 60 --throughput 215 --max-catch-up-ms 500")
+                .unwrap();
+        assert_eq!(c.ack_ledger, Some(PathBuf::from("out/l.json")));
+        assert_eq!(c.drain_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_catch_up, Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse("-bootstrap h:1 -ack-ledger=x.json -acks 1").unwrap().ack_ledger,
+            Some(PathBuf::from("x.json"))
+        );
+        for (flags, needle) in [
+            ("--ack-ledger x.json --acks 0", "--acks all or 1"),
+            ("--max-catch-up-ms 500", "needs --throughput"),
+            ("--throughput 10 --max-catch-up-ms 3600001", "--max-catch-up-ms"),
+            ("--drain-timeout 3601", "--drain-timeout"),
+        ] {
+            let err = parse(&format!("--bootstrap h:1 {flags}")).unwrap_err();
+            assert!(err.contains(needle), "{flags}: {err}");
+        }
     }
 
     #[test]

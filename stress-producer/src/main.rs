@@ -1,10 +1,11 @@
 //! stress-producer: the EC2 client's load generator. Reproduces the acks=all overload of an
 //! undersized MSK cluster and reports like kafka-producer-perf-test. This file only wires:
-//! flags → config, signals, the engine, the summary and the exit code.
+//! flags → config, signals, the engine, the acknowledgement ledger, the summary and the exit code.
 
 mod cli;
 mod engine;
 mod iam;
+mod ledger;
 mod report;
 mod stats;
 
@@ -29,6 +30,15 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(msg) => return fail(2, &msg),
     };
+    // Reserved before anything is sent: a ledger that cannot be written is a bad flag, not a
+    // surprise after a long run.
+    let ledger_file = match &cfg.ack_ledger {
+        Some(path) => match ledger::PendingFile::create(path) {
+            Ok(f) => Some(f),
+            Err(e) => return fail(2, &format!("--ack-ledger {}: {e}", path.display())),
+        },
+        None => None,
+    };
     let signals = Arc::new(AtomicUsize::new(0));
     if let Err(e) = watch_signals(Arc::clone(&signals)) {
         return fail(1, &format!("cannot install the signal handler: {e}"));
@@ -38,6 +48,26 @@ fn main() -> ExitCode {
         Err(e) => return fail(e.exit_code(), &e.to_string()),
     };
     let s = &outcome.summary;
+    // Written before the summary is printed: whoever sees the final line can read the ledger.
+    let ledger_error = match (ledger_file, &outcome.ledger) {
+        (Some(file), Some(tally)) => {
+            let facts = ledger::RunFacts {
+                topic: &cfg.topic,
+                acks: cfg.acks.as_str(),
+                producers: cfg.producers,
+                record_bytes: cfg.msg_size as u64,
+                stopped_by: outcome.stopped_by.as_str(),
+                elapsed: std::time::Duration::from_secs_f64(s.elapsed_s),
+                unresolved: outcome.unresolved,
+                errors: &s.errors,
+            };
+            let path = file.path().display().to_string();
+            file.commit(&ledger::document(tally, &facts))
+                .err()
+                .map(|e| format!("cannot write --ack-ledger {path}: {e}"))
+        }
+        _ => None,
+    };
     if cfg.json {
         println!("{}", report::json_summary(s, &cfg, outcome.stopped_by, &outcome.by_producer));
     } else {
@@ -45,6 +75,9 @@ fn main() -> ExitCode {
         if let Some(line) = report::errors_line(s) {
             println!("{line}");
         }
+    }
+    if let Some(msg) = ledger_error {
+        return fail(1, &msg);
     }
     if outcome.stopped_by == report::StopReason::Fatal {
         eprintln!("stress-producer: the producer hit a fatal error and stopped early");

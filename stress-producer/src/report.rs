@@ -20,6 +20,18 @@ pub enum StopReason {
     Fatal,
 }
 
+impl StopReason {
+    /// The same name serde gives it, for documents built by hand (the ack ledger).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Duration => "duration",
+            Self::NumRecords => "num_records",
+            Self::Signal => "signal",
+            Self::Fatal => "fatal",
+        }
+    }
+}
+
 /// perf-test's periodic line:
 /// `%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.`
 pub fn interval_line(w: &Window, elapsed: Duration) -> String {
@@ -95,6 +107,7 @@ pub fn json_summary(s: &Summary, cfg: &Config, stopped_by: StopReason, by_produc
             "throughput": cfg.throughput,
             "num_records": cfg.num_records,
             "duration_s": cfg.duration.map(|d| d.as_secs()),
+            "ack_ledger": cfg.ack_ledger.as_ref().map(|p| p.display().to_string()),
         },
     })
 }
@@ -209,6 +222,9 @@ mod tests {
             producer_props: vec![],
             engine: crate::cli::EngineKind::Callback,
             buffer_memory: 33_554_432,
+            ack_ledger: Some("l.json".into()),
+            drain_timeout: Duration::from_secs(10),
+            max_catch_up: None,
         };
         let shares = [InstanceTotals { records: 30_000, failed: 0 }, InstanceTotals { records: 20_000, failed: 0 }];
         let v = json_summary(&summary(), &cfg, StopReason::NumRecords, &shares);
@@ -222,6 +238,10 @@ mod tests {
         assert_eq!(v["config"]["producers"], 4);
         assert_eq!(v["config"]["partitioner"], "batch");
         assert_eq!(v["by_producer"], json!([{"records": 30_000, "failed": 0}, {"records": 20_000, "failed": 0}]));
+        assert_eq!(v["config"]["ack_ledger"], "l.json");
+        for r in [StopReason::Duration, StopReason::NumRecords, StopReason::Signal, StopReason::Fatal] {
+            assert_eq!(json!(r), r.as_str(), "as_str is serde's name");
+        }
     }
 
     #[test]

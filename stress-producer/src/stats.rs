@@ -1,12 +1,15 @@
 //! Counters and the latency histogram the delivery callback feeds. One `Stats` per producer
 //! instance behind its own mutex (each instance's poller writes only its own, so they never
 //! contend); the reporter sums the interval windows every `--report-interval` and merges the
-//! instances into one `Stats` for the summary.
+//! instances into one `Stats` for the summary. With `--ack-ledger` each `Stats` also keeps its
+//! instance's per-partition [`Tally`] (under the same lock: no extra synchronisation per record).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+
+use crate::ledger::Tally;
 
 /// Highest latency the histogram tracks exactly (1 hour, in microseconds); longer ones saturate.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -52,6 +55,8 @@ pub struct Stats {
     hist: Histogram<u64>,
     failed: u64,
     errors: BTreeMap<String, u64>,
+    /// The acknowledgement ledger's share of this instance; None without `--ack-ledger`.
+    ledger: Option<Tally>,
 }
 
 /// The run's outcome, ready to print.
@@ -88,7 +93,32 @@ impl Stats {
             hist: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static bounds are valid"),
             failed: 0,
             errors: BTreeMap::new(),
+            ledger: None,
         }
+    }
+
+    /// A `Stats` that also keeps the acknowledgement ledger.
+    pub fn with_ledger() -> Self {
+        Self { ledger: Some(Tally::default()), ..Self::new() }
+    }
+
+    /// Files an acknowledged record in the ledger (if kept): it is at `offset` of `partition`,
+    /// its value's CRC-32 is `crc`.
+    pub fn ledger_ack(&mut self, partition: i32, offset: i64, crc: u32) {
+        if let Some(t) = &mut self.ledger {
+            t.ack(partition, offset, crc);
+        }
+    }
+
+    /// Files a failed record headed for `partition` (-1: none chosen) in the ledger (if kept).
+    pub fn ledger_fail(&mut self, partition: i32) {
+        if let Some(t) = &mut self.ledger {
+            t.fail(partition);
+        }
+    }
+
+    pub fn ledger(&self) -> Option<&Tally> {
+        self.ledger.as_ref()
     }
 
     pub fn record_ok(&mut self, latency_us: u64, bytes: u64) {
@@ -138,6 +168,9 @@ impl Stats {
         self.failed += other.failed;
         for (kind, n) in &other.errors {
             *self.errors.entry(kind.clone()).or_insert(0) += n;
+        }
+        if let Some(theirs) = &other.ledger {
+            self.ledger.get_or_insert_with(Tally::default).merge(theirs);
         }
     }
 
@@ -272,6 +305,22 @@ mod tests {
         a.merge(&Window { records: 1, bytes: 10, latency_sum_us: 900, latency_max_us: 900 });
         a.merge(&Window::default());
         assert_eq!(a, Window { records: 3, bytes: 30, latency_sum_us: 1200, latency_max_us: 900 });
+    }
+
+    #[test]
+    fn the_ledger_is_kept_only_when_asked_and_merges_with_the_instances() {
+        let mut plain = Stats::new();
+        plain.record_ok(1_000, 10);
+        plain.ledger_ack(0, 0, 1);
+        assert!(plain.ledger().is_none(), "no ledger, no per-partition bookkeeping");
+        let mut a = Stats::with_ledger();
+        let mut b = Stats::with_ledger();
+        a.ledger_ack(0, 0, 1);
+        b.ledger_ack(1, 0, 2);
+        b.ledger_fail(1);
+        let merged = Stats::merged([&a, &b, &plain]);
+        let t = merged.ledger().unwrap();
+        assert_eq!((t.acked(), t.failed()), (2, 1));
     }
 
     #[test]

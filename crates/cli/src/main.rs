@@ -62,11 +62,15 @@ enum Command {
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // --help and --version are not errors; everything else is bad input (exit 2).
-            let code = if e.use_stderr() { 2 } else { 0 };
+        // --help and --version are not errors: print them as clap renders them.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            std::process::exit(code);
+            std::process::exit(0);
+        }
+        // Everything else is bad input: one line, exit 2.
+        Err(e) => {
+            eprintln!("autoheal: {}", one_line_usage_error(&e.render().to_string()));
+            std::process::exit(2);
         }
     };
     if let Err(e) = run(cli) {
@@ -100,4 +104,46 @@ fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Resu
         .build()
         .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?
         .block_on(f)
+}
+
+/// clap's error without its usage block and help hint, on one line:
+/// `the following required arguments were not provided: --event <FILE> (see autoheal incident --help)`.
+fn one_line_usage_error(rendered: &str) -> String {
+    let mut parts = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = line.strip_prefix("Usage: ") {
+            usage = u
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['-', '<', '[']))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into();
+        } else if !line.starts_with("For more information") {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line).to_owned());
+        }
+    }
+    let mut msg = parts.join(" ");
+    if let Some(cmd) = usage.filter(|c: &String| !c.is_empty()) {
+        msg.push_str(&format!(" (see {cmd} --help)"));
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let err = Cli::try_parse_from(["autoheal", "incident"]).err().unwrap();
+        let line = one_line_usage_error(&err.render().to_string());
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("--event <FILE>"), "{line}");
+        assert!(line.ends_with("(see autoheal incident --help)"), "{line}");
+        let err = Cli::try_parse_from(["autoheal", "nonsense"]).err().unwrap();
+        let line = one_line_usage_error(&err.render().to_string());
+        assert!(line.contains("unrecognized subcommand 'nonsense'"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
 }

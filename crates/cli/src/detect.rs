@@ -3,8 +3,8 @@
 
 use crate::error::CliError;
 use crate::incident::read_event;
-use autoheal_app::detect::Detector;
 use autoheal_app::AppError;
+use autoheal_app::detect::Detector;
 use autoheal_aws::{kafka::MskClusters, sdk, sfn::StateMachine, sns::Topic};
 use autoheal_domain::capacity::CapacityPolicy;
 use autoheal_domain::cluster::ClusterName;

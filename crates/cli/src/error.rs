@@ -42,6 +42,5 @@ impl std::error::Error for CliError {}
 
 /// Reads a file given on the command line, naming it in the error.
 pub fn read_input_file(path: &std::path::Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))
 }

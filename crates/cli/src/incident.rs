@@ -1,6 +1,6 @@
 //! `autoheal incident --event FILE`: the detector's classification of an alarm event, offline.
 
-use crate::error::{read_input_file, CliError};
+use crate::error::{CliError, read_input_file};
 use autoheal_app::detect::decide_event;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -31,12 +31,6 @@ pub fn read_event(path: &Path) -> Result<Value, CliError> {
         read_input_file(path)?
     };
     serde_json::from_str(&text).map_err(|e| {
-        CliError::input(format!(
-            "{}: malformed JSON at line {} column {}: {}",
-            path.display(),
-            e.line(),
-            e.column(),
-            e
-        ))
+        CliError::input(format!("{}: malformed JSON at line {} column {}: {}", path.display(), e.line(), e.column(), e))
     })
 }

@@ -4,7 +4,7 @@
 
 use autoheal_app::workflow::WorkflowState;
 use autoheal_app::workflow::kafka_ops::{KafkaOps, KafkaOpsConfig};
-use autoheal_app::workflow::state::{PlanSummary, ReassignmentProgress, ReassignmentStatus};
+use autoheal_app::workflow::state::{PlanSummary, ReassignmentProgress, ReassignmentStatus, STALL_CONFIRMATIONS};
 use autoheal_aws::ports::{BootstrapBrokers, ClusterScaling, ObjectStore};
 use autoheal_aws::ssm::{RunCommand, output_key};
 use autoheal_aws::{AwsError, ErrorKind, sdk};
@@ -275,6 +275,7 @@ fn verifying(store: &Store) -> WorkflowState {
         throttles_removed: false,
         leaders_elected: 0,
         election_failures: Vec::new(),
+        stalled_verifies: 0,
     });
     s
 }
@@ -295,10 +296,24 @@ async fn verify_reads_kafka_s_own_words() {
     assert_eq!(r.status, ReassignmentStatus::Complete);
     assert!(r.throttles_removed);
 
+    // Not at the target and not reassigning: once may be a broker's metadata lagging the
+    // controller (seen under load: the partition had just finished), so verify again; the third
+    // time in a row it fails. Anything else in between starts the count afresh.
+    store.agent_output("cmd-1", &verify("reassign-verify-cancelled-4.1.2.txt"));
+    let mut s = s;
+    for seen in 1..STALL_CONFIRMATIONS {
+        s = ops(&[&send1, &ok], &store).verify(s, EXEC, now()).await.unwrap();
+        let r = s.reassignment.as_ref().unwrap();
+        assert_eq!((r.status, r.stalled_verifies), (ReassignmentStatus::InProgress, seen));
+    }
+    store.agent_output("cmd-1", &verify("reassign-verify-in-progress-4.1.2.txt"));
+    let reset = ops(&[&send1, &ok], &store).verify(s.clone(), EXEC, now()).await.unwrap();
+    assert_eq!(reset.reassignment.unwrap().stalled_verifies, 0);
     store.agent_output("cmd-1", &verify("reassign-verify-cancelled-4.1.2.txt"));
     let e = ops(&[&send1, &ok], &store).verify(s, EXEC, now()).await.unwrap_err();
     assert_eq!(e.error_type(), "ReassignmentFailed");
     assert!(e.to_string().contains("big-0 (replicas [1, 2], target [3, 4])"), "{e}");
+    assert!(e.to_string().contains("3 verifies in a row"), "{e}");
 }
 
 #[tokio::test]

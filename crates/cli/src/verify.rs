@@ -30,6 +30,10 @@ pub struct Args {
     /// The time limit of one stage (the stack's ReassignTimeoutSeconds / 60; default 720).
     #[arg(long, value_name = "MINUTES", default_value = "720", allow_hyphen_values = true)]
     pub timeout_minutes: String,
+    /// Consecutive earlier verifies that already read a partition as neither at its target nor
+    /// reassigning (the stage fails on the third in a row; once can be a broker's lagging metadata).
+    #[arg(long, value_name = "N", default_value = "0", allow_hyphen_values = true)]
+    pub stalled_verifies: String,
 }
 
 pub async fn run(args: Args) -> Result<(), CliError> {
@@ -42,6 +46,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     }
     let running_for = count("--running-for", &args.running_for)?;
     let timeout = count("--timeout-minutes", &args.timeout_minutes)?;
+    let stalled = count("--stalled-verifies", &args.stalled_verifies)?;
 
     let now = Timestamp::now();
     let started = now.plus_minutes(-i64::from(running_for));
@@ -58,7 +63,8 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                  "topics": [], "brokers": []},
         "reassignment": {"stage": stage - 1, "stages": stages, "status": "in_progress", "started_at": started,
                          "stage_started_at": started, "verifies": 0, "partitions_complete": 0,
-                         "partitions_in_progress": 0, "throttles_removed": false},
+                         "partitions_in_progress": 0, "throttles_removed": false,
+                         "stalled_verifies": stalled},
     });
     let mut v = serde_json::to_value(&state).map_err(|e| CliError::failed(e.to_string()))?;
     for (k, val) in extra.as_object().into_iter().flatten() {
@@ -88,6 +94,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             "partitions_complete": r.partitions_complete,
             "partitions_in_progress": r.partitions_in_progress,
             "throttles_removed": r.throttles_removed,
+            "stalled_verifies": r.stalled_verifies,
         });
         Ok((decision, next))
     });

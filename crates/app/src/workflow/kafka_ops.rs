@@ -7,7 +7,8 @@ mod dry_run;
 pub use dry_run::DRY_RUN_DIR;
 
 use super::state::{
-    CaptureSummary, CleanupReport, HealthCheck, PlanSummary, ReassignmentProgress, ReassignmentStatus, WorkflowState,
+    CaptureSummary, CleanupReport, HealthCheck, PlanSummary, ReassignmentProgress, ReassignmentStatus,
+    STALL_CONFIRMATIONS, WorkflowState,
 };
 use crate::error::{AppError, Result};
 use autoheal_aws::ports::{
@@ -237,6 +238,7 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
             throttles_removed: false,
             leaders_elected: state.reassignment.as_ref().map(|r| r.leaders_elected).unwrap_or(0),
             election_failures: Vec::new(),
+            stalled_verifies: 0,
         });
         Ok(state)
     }
@@ -265,7 +267,19 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
         progress.partitions_complete = report.count(|s| *s == kafka_cli::PartitionState::Complete);
         progress.partitions_in_progress = report.count(|s| *s == kafka_cli::PartitionState::InProgress);
         progress.throttles_removed = report.throttles_removed;
-        match report.outcome() {
+        let outcome = report.outcome();
+        progress.stalled_verifies = if outcome == VerifyOutcome::Failed { progress.stalled_verifies + 1 } else { 0 };
+        match outcome {
+            VerifyOutcome::Failed if progress.stalled_verifies < STALL_CONFIRMATIONS => {
+                // Possibly a broker's metadata not yet showing a reassignment the controller has
+                // finished: verify again before calling it failed.
+                warn!(
+                    stalled_verifies = progress.stalled_verifies,
+                    confirmations = STALL_CONFIRMATIONS,
+                    "a partition reads as neither at its target nor reassigning; verifying again before failing"
+                );
+                progress.status = ReassignmentStatus::InProgress;
+            }
             VerifyOutcome::Failed => {
                 let failed: Vec<String> = report
                     .partitions
@@ -279,9 +293,10 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
                     .take(10)
                     .collect();
                 return Err(AppError::ReassignmentFailed(format!(
-                    "stage {} of {}: partitions not at their target and no longer moving: {}",
+                    "stage {} of {}: partitions not at their target and no longer moving ({} verifies in a row): {}",
                     progress.stage + 1,
                     progress.stages,
+                    progress.stalled_verifies,
                     failed.join(", ")
                 )));
             }

@@ -229,7 +229,17 @@ pub struct ReassignmentProgress {
     /// ConfirmHealed elects again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub election_failures: Vec<String>,
+    /// Consecutive verifies that found a partition neither at its target nor reassigning. Kafka's
+    /// `--verify` asks the controller what is reassigning but a broker's metadata cache for the
+    /// replicas, so a partition that has just finished can read that way once; the stage fails
+    /// only when [`STALL_CONFIRMATIONS`] verifies in a row say so.
+    #[serde(default)]
+    pub stalled_verifies: u32,
 }
+
+/// How many consecutive `--verify` runs must report a partition "not at its target and not
+/// reassigning" before the stage is failed (see [`ReassignmentProgress::stalled_verifies`]).
+pub const STALL_CONFIRMATIONS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

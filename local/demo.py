@@ -12,7 +12,8 @@ failure (the stack's Supervisor; children die with this process). Ends with a te
 The pieces (local/README.md): `local.stack.Stack` (real Kafka 4.1.2 in a netns with a per-broker
 follower-side replication limit, moto + MSK/SSM/alarm bridge/Lambda router), the ASL from
 statemachine/remediation.asl.json with local timings, every Lambda under `cargo lambda watch` with
-the template's environment, and `local.ledger` for the load and the read-back.
+the template's environment, and `local.ledger` for the load (the product's Rust stress-producer with
+its acknowledgement ledger) and the read-back.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 from local.demo_report import render_svg, text_report
 from local.kafka.cluster import REPO_ROOT, free_port
 from local.kafka.metadata import Snapshot
-from local.ledger import LedgerProducer, ReadBack, verify
+from local.ledger import BUILD_COMMAND, ReadBack, StressLoad, build_stress_producer, verify
 from local.stack import AlarmSpec, Stack, StackConfig
 
 ASL = REPO_ROOT / "statemachine" / "remediation.asl.json"
@@ -101,7 +102,7 @@ class Demo:
         self.timings: dict[str, float] = {}
         self.report: dict[str, Any] = {"mode": args.mode}
         self.stack: Stack | None = None
-        self.load: LedgerProducer | None = None
+        self.load: StressLoad | None = None
         self.execution_arn: str | None = None
         self._seen_history = 0
         self._seen_alarms = 0
@@ -130,7 +131,8 @@ class Demo:
     # ---- set-up ----------------------------------------------------------------------------
 
     def build(self) -> None:
-        """Build the Lambdas first, outside the stack's clock (a clean checkout compiles for minutes)."""
+        """Build the Lambdas and the stress-producer first, outside the stack's clock (a clean
+        checkout compiles for minutes); the same target dir as the tests."""
         target = os.environ.get("CARGO_TARGET_DIR")
         cmd = ["cargo", "build", "-q", *sum((["-p", f] for f in FUNCTIONS), [])]
         self.say(f"building the Lambdas: {' '.join(cmd)}")
@@ -138,6 +140,10 @@ class Demo:
         if res.returncode != 0:
             raise RuntimeError("cargo build of the Lambdas failed")
         self.target_dir = Path(target) if target else None
+        # A separate invocation: built together, cargo would unify features across both sets and
+        # the Lambdas' binaries would differ from the ones cargo lambda watch builds.
+        self.say("building the stress-producer: " + " ".join(BUILD_COMMAND))
+        self.producer_bin = build_stress_producer(self.target_dir)
 
     def start(self) -> Stack:
         a = self.args
@@ -378,14 +384,15 @@ class Demo:
         stack.kafka.create_topic(TOPIC, 12, 2)
         stack.wait_for(lambda s: len(s.topic(TOPIC)) == 12 and s.urp_total == 0, 60, "the topic in sync")
         self.note("info", f"topic {TOPIC}: 12 partitions, RF 2, on brokers 1 and 2")
-        cache = REPO_ROOT / ".cache"
-        self.load = LedgerProducer(stack.kafka, stack.sup, topic=TOPIC, records_per_s=a.rps, producers=a.producers,
-                                   state_dir=self.state, cache_dir=cache)  # type: ignore[arg-type]
+        self.load = StressLoad(stack.kafka, stack.sup, binary=self.producer_bin, topic=TOPIC, records_per_s=a.rps,
+                               producers=a.producers, state_dir=self.state)  # type: ignore[arg-type]
         load_started = time.monotonic()
-        self.report["load"] = {"records_per_s": a.rps, "record_bytes": 10240, "producers": a.producers,
-                               "acks": "all", "compression": "lz4", "batch_bytes": 1048576, "linger_ms": 10}
-        self.note("load", f"{a.rps} records/s of 10 KB (~{a.rps * 10240 / 1e6:.1f} MB/s), acks=all, lz4, "
-                          f"{a.producers} producer connections")
+        self.report["load"] = {"generator": "stress-producer", "records_per_s": a.rps, "record_bytes": 10240,
+                               "producers": a.producers, "workers": 64, "partitioner": "batch", "acks": "all",
+                               "compression": "lz4", "batch_bytes": 1048576, "linger_ms": 10, "max_catch_up_ms": 500,
+                               "command": " ".join(self.load.argv)}
+        self.note("load", f"stress-producer: {a.rps:g} records/s of 10 KB (~{a.rps * 10240 / 1e6:.1f} MB/s), acks=all, "
+                          f"lz4, 64 workers over {a.producers} producer connections, batch partitioner")
 
         deadline = self.t0 + a.timeout
         status: str | None = None
@@ -394,7 +401,7 @@ class Demo:
         last_line = 0.0
         while time.monotonic() < deadline:
             if not self.load.alive():
-                raise RuntimeError(f"the load generator exited {self.load.proc.returncode}: {self.load.proc.tail(10)}")
+                raise RuntimeError(f"the stress-producer stopped early ({self.load.why_dead()})")
             snap = self.sample()
             if snap.ok and snap.urp_total > 0 and first_urp is None:
                 first_urp = time.monotonic()
@@ -427,9 +434,12 @@ class Demo:
         load_s = time.monotonic() - load_started
         if self.before_teardown is not None:
             self.timed("checks_s", lambda: self.before_teardown(stack))  # type: ignore[misc]
-        self.note("load", "stopping the load; waiting for every record in flight")
+        self.note("load", "stopping the load (Ctrl-C); the stress-producer waits for every record in flight")
         ledger = self.timed("load_stop_s", self.load.stop)
-        self.note("load", f"{ledger['acked']} records acknowledged ({ledger['failed']} failed) in {load_s:.0f}s")
+        self.report["load"]["summary"] = self.load.final_line()
+        self.note("load", f"{ledger['acked']} records acknowledged ({ledger['failed']} failed) in {load_s:.0f}s; "
+                          f"ledger {self.load.ledger_path.name}: {len(ledger['partitions'])} partitions")
+        self.note("load", f"stress-producer: {self.load.final_line()}")
         final = self.timed("final_metadata_s", lambda: stack.wait_for(lambda s: True, 10))
         self.note("verify", "reading every partition back and comparing with the producer's ledger")
         rb = self.timed("read_back_s", lambda: verify(stack.kafka, TOPIC, self.load.ledger_path, REPO_ROOT / ".cache"))
@@ -463,6 +473,7 @@ class Demo:
             "urp_after": final.urp_total,
             "messages_acked": ledger["acked"],
             "messages_failed": ledger["failed"],
+            "messages_unresolved": ledger.get("in_flight_unresolved", 0),
             "messages_read_back": rb.read,
             "nothing_lost": rb.ok,
             "per_partition": {str(p): v for p, v in rb.partitions.items()},
@@ -503,7 +514,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mode", choices=["auto", "approval"], default="auto",
                    help="approval: the workflow waits for an approve link (printed) before it scales")
     p.add_argument("--rps", type=float, default=215, help="records/s of 10 KB (default 215: 1.1x what 2 brokers replicate)")
-    p.add_argument("--producers", type=int, default=4, help="producer connections (URP needs several)")
+    p.add_argument("--producers", type=int, default=4,
+                   help="stress-producer instances = connections per broker (URP needs several; at most 64)")
     p.add_argument("--limit", type=float, default=1_000_000, help="replication bytes/s into each broker")
     p.add_argument("--throttle", type=int, default=20 * 1024 * 1024, help="reassignment throttle, bytes/s")
     p.add_argument("--max-moves-per-broker", type=int, default=2, help="stage size (MAX_MOVES_PER_BROKER)")
@@ -519,6 +531,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if a.producers < 1 or a.max_moves_per_broker < 1 or a.throttle < 1:
         p.error("--producers, --max-moves-per-broker and --throttle must be at least 1")
+    if a.producers > 64:
+        p.error("--producers must be at most 64 (the stress-producer's 64 workers, one instance each at most)")
     if a.mode == "approval":
         a.timeout += a.approval_minutes * 60
     return a

@@ -110,6 +110,13 @@ def text_report(r: dict) -> str:
     if plan:
         lines.append(f"plan               {plan.get('moves')} moves (lower bound {plan.get('lower_bound')}), "
                      f"{plan.get('stages')} stages, {(plan.get('bytes_moved') or 0) / 1e6:.0f} MB copied")
+    load = r.get("load") or {}
+    if load:
+        lines.append(f"load               {load.get('generator', 'producer')}: {load.get('records_per_s'):g} records/s of "
+                     f"{load.get('record_bytes', 0) // 1024} KB, acks={load.get('acks')}, {load.get('compression')}, "
+                     f"{load.get('producers')} producer connections ({load.get('partitioner', '-')} partitioner)")
+        if load.get("summary"):
+            lines.append(f"                   {load['summary']}")
     lines += [
         f"messages           {r.get('messages_acked')} acknowledged, {r.get('messages_read_back')} read back: "
         + ("nothing lost (count and checksum equal in every partition)" if r.get("nothing_lost")

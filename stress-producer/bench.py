@@ -13,7 +13,10 @@ Markdown table of medians and ratios for BENCHMARKS.md.
 
 A contender is ENGINE[@BUFFER_BYTES][ more stress-producer flags], e.g.
 `--engines "callback,callback --producers 1 --partitioner librdkafka"` (the default before
---producers and the batch partitioner existed) or `callback@33554432`.
+--producers and the batch partitioner existed) or `callback@33554432`. `{tmp}` in a flag is the
+sitting's scratch directory (`callback --ack-ledger {tmp}/ledger.json`), and a token `bin=PATH` runs
+another build for that contender (`callback bin=/tmp/stress-producer-before`: before/after a change
+in one sitting).
 
 Timings on this 2-core shared machine are noisy: compare the ratios of one sitting, run when
 the machine is quiet (the load average is printed before and after).
@@ -102,8 +105,12 @@ def stress_producer(
 ) -> Result:
     # A contender is ENGINE[@BUFFER_MEMORY_BYTES][ extra flags] (e.g. "callback@16777216",
     # "callback --producers 1").
-    head, *extra = contender.split()
+    head, *extra = contender.replace("{tmp}", str(logdir)).split()
     engine, _, buffer = head.partition("@")
+    other_bin = next((x.removeprefix("bin=") for x in extra if x.startswith("bin=")), None)
+    extra = [x for x in extra if not x.startswith("bin=")]
+    if other_bin:
+        bin_ = Path(other_bin)
     argv = [
         str(bin_), "--bootstrap", cluster.bootstrap_servers, "--topic", topic, "--engine", engine,
         *(["--buffer-memory", buffer] if buffer else []), *extra,
@@ -117,7 +124,9 @@ def stress_producer(
     producers = flag_value(extra, "--producers", str(min(DEFAULT_PRODUCERS, workers)))
     partitioner = flag_value(extra, "--partitioner", "batch")
     label = (f"{engine}, {workers} workers, {producers} producers, {partitioner} partitioner"
-             + (f", {int(buffer) >> 20} MiB in flight" if buffer else ""))
+             + (f", {int(buffer) >> 20} MiB in flight" if buffer else "")
+             + (", --ack-ledger" if "--ack-ledger" in extra else "")
+             + (f", binary {bin_.name}" if other_bin else ""))
     return parse_final(f"stress-producer ({label})", out, cpu, wall)
 
 

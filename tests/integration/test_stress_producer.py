@@ -2,9 +2,11 @@
 
 What is checked is what an operator relies on: every record sent with acks=all is really in the
 topic (read back with kafka-console-consumer, counted with the end offsets: none lost, none
-duplicated), the perf-test line formats, --json, Go-style flags, Ctrl-C, and the one-line errors
-(unreachable bootstrap within 10 s, missing topic, bad flags). Sizes are small: this is
-correctness, the throughput comparison lives in BENCHMARKS.md (stress-producer/bench.py).
+duplicated), the acknowledgement ledger (--ack-ledger) equals what a consumer reads back, partition
+by partition (local/ledger.py's verifier, the one the demo uses), the perf-test line formats,
+--json, Go-style flags, Ctrl-C, and the one-line errors (unreachable bootstrap within 10 s, missing
+topic, bad flags). Sizes are small: this is correctness, the throughput comparison lives in
+BENCHMARKS.md (stress-producer/bench.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from local.kafka.cluster import ClusterConfig, KafkaCluster  # noqa: E402
+from local.ledger import BUILD_COMMAND, verify  # noqa: E402
+
+CACHE = REPO / ".cache"
 
 INTERVAL_RE = re.compile(
     r"^\d+ records sent, \d+\.\d records/sec \(\d+\.\d\d MB/sec\), \d+\.\d ms avg latency, \d+\.\d ms max latency\.$"
@@ -43,7 +48,8 @@ def binary(package: str) -> Path:
     override = os.environ.get("STRESS_PRODUCER_BIN")
     if override:
         return Path(override)
-    subprocess.run(["cargo", "build", "-q", "--locked", "-p", "stress-producer", "-p", "autoheal"], cwd=REPO, check=True)
+    # The same command as the demo's (local.ledger.BUILD_COMMAND): one build serves both.
+    subprocess.run(list(BUILD_COMMAND), cwd=REPO, check=True)
     return Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / package
 
 
@@ -85,6 +91,9 @@ def test_every_acked_record_is_in_the_topic_exactly_once(cluster: KafkaCluster, 
         "--create-topic", "--partitions", "3", "--replication-factor", "2",
         "--num-records", str(n), "--duration", "0",
         "--msg-size", str(size), "--workers", "4",
+        # Spread over ~1.5 s: unthrottled, the first workers can send all 3000 records before the
+        # last ones are scheduled on a busy machine, and an instance would carry nothing.
+        "--throughput", "2000",
         "--json",
     )
     assert res.returncode == 0, res.stderr
@@ -119,6 +128,54 @@ def test_every_acked_record_is_in_the_topic_exactly_once(cluster: KafkaCluster, 
     assert "PartitionCount: 3" in described and "ReplicationFactor: 2" in described
 
 
+@pytest.mark.parametrize("engine, partitioner", [("callback", "batch"), ("futures", "librdkafka")])
+def test_ack_ledger_equals_what_a_consumer_reads_back(
+    cluster: KafkaCluster, producer_bin: Path, tmp_path: Path, engine: str, partitioner: str
+) -> None:
+    """Both delivery paths, and both ways a partition is chosen (by us before the send, by librdkafka
+    after it): the ledger's count and checksum per partition equal those over the log."""
+    topic, n = f"sp-ledger-{engine}", 2000
+    ledger_path = tmp_path / "ledger.json"
+    res = run(
+        producer_bin, "--bootstrap", cluster.bootstrap_servers, "--topic", topic, "--engine", engine,
+        "--partitioner", partitioner, "--create-topic", "--partitions", "4", "--replication-factor", "2",
+        "--num-records", str(n), "--duration", "0", "--msg-size", "700", "--batch-size", "16384",
+        # ~1 s: librdkafka's partitioner changes partition every 10 ms, so all four see records.
+        "--throughput", "2000", "--workers", "4", "--json", "--ack-ledger", str(ledger_path),
+    )
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    ledger = json.loads(ledger_path.read_text())
+    assert ledger["format"] == "msk-autoheal.ack-ledger/1" and ledger["topic"] == topic
+    assert (ledger["acked"], ledger["failed"], ledger["in_flight_unresolved"]) == (n, 0, 0)
+    assert ledger["acked"] == summary["records_sent"] and ledger["bytes_acked"] == n * 700
+    assert ledger["stopped_by"] == "num_records" and ledger["producers"] == 4
+    parts = ledger["partitions"]
+    assert sorted(parts) == ["0", "1", "2", "3"], "the load reached every partition"
+    assert sum(p["count"] for p in parts.values()) == n
+    # A partition's offsets are 0..count-1: the ledger saw exactly the records the log has.
+    assert all(p["max_offset"] == p["count"] - 1 for p in parts.values()), parts
+    assert not list(tmp_path.glob("*.tmp-*")), "the aside file was renamed, not left behind"
+
+    rb = verify(cluster, topic, ledger_path, CACHE)
+    assert rb.ok, rb.mismatches()
+    assert rb.read == rb.acked == n and len(rb.partitions) == 4
+
+    # The check can fail: the same log against a ledger that lost one record of partition 2 (its
+    # count and checksum both off), and against one whose checksum alone is off.
+    tampered = json.loads(ledger_path.read_text())
+    tampered["partitions"]["2"]["count"] -= 1
+    tampered["acked"] -= 1
+    (tmp_path / "lost.json").write_text(json.dumps(tampered))
+    rb = verify(cluster, topic, tmp_path / "lost.json", CACHE)
+    assert not rb.ok and [p for p, v in rb.partitions.items() if not v["ok"]] == [2], rb.mismatches()
+    tampered = json.loads(ledger_path.read_text())
+    tampered["partitions"]["1"]["checksum"] = format(int(tampered["partitions"]["1"]["checksum"], 16) ^ 1, "x")
+    (tmp_path / "changed.json").write_text(json.dumps(tampered))
+    rb = verify(cluster, topic, tmp_path / "changed.json", CACHE)
+    assert not rb.ok and rb.read == rb.acked and [p for p, v in rb.partitions.items() if not v["ok"]] == [1]
+
+
 def test_text_output_is_perf_test_format_and_go_flags_work(cluster: KafkaCluster, producer_bin: Path) -> None:
     cluster.create_topic("sp-text", partitions=2, replication_factor=2)
     # Single-dash flags as the original Go producer took them; a throughput cap so the run lasts
@@ -142,11 +199,13 @@ def test_text_output_is_perf_test_format_and_go_flags_work(cluster: KafkaCluster
     assert end_offsets_total(cluster, "sp-text") == 600
 
 
-def test_ctrl_c_stops_cleanly_and_prints_the_summary(cluster: KafkaCluster, producer_bin: Path) -> None:
+def test_ctrl_c_stops_cleanly_and_prints_the_summary(cluster: KafkaCluster, producer_bin: Path, tmp_path: Path) -> None:
     cluster.create_topic("sp-sigint", partitions=2, replication_factor=2)
+    ledger_path = tmp_path / "ledger.json"
     p = subprocess.Popen(
         [str(producer_bin), "--bootstrap", cluster.bootstrap_servers, "--topic", "sp-sigint",
-         "--duration", "120", "--throughput", "500", "--msg-size", "1000", "--workers", "2", "--json"],
+         "--duration", "120", "--throughput", "500", "--msg-size", "1000", "--workers", "2", "--json",
+         "--ack-ledger", str(ledger_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -162,6 +221,11 @@ def test_ctrl_c_stops_cleanly_and_prints_the_summary(cluster: KafkaCluster, prod
     assert summary["records_sent"] > 0
     assert summary["records_failed"] == 0, "in-flight records were drained, not dropped"
     assert end_offsets_total(cluster, "sp-sigint") == summary["records_sent"]
+    # The ledger is written on Ctrl-C too, after the drain, and the log agrees with it.
+    ledger = json.loads(ledger_path.read_text())
+    assert ledger["stopped_by"] == "signal" and ledger["acked"] == summary["records_sent"]
+    rb = verify(cluster, "sp-sigint", ledger_path, CACHE)
+    assert rb.ok and rb.read == summary["records_sent"], rb.mismatches()
 
 
 def test_missing_topic_is_a_clear_error_and_is_not_created(cluster: KafkaCluster, producer_bin: Path) -> None:
@@ -174,16 +238,18 @@ def test_missing_topic_is_a_clear_error_and_is_not_created(cluster: KafkaCluster
     assert "sp-nope" not in topics, "the check must not auto-create the topic"
 
 
-def test_unreachable_bootstrap_fails_within_10_seconds(producer_bin: Path) -> None:
+def test_unreachable_bootstrap_fails_within_10_seconds(producer_bin: Path, tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     started = time.monotonic()
-    res = run(producer_bin, "--bootstrap", f"127.0.0.1:{port}", "--topic", "t", "--duration", "60", timeout=30)
+    res = run(producer_bin, "--bootstrap", f"127.0.0.1:{port}", "--topic", "t", "--duration", "60",
+              "--ack-ledger", str(tmp_path / "ledger.json"), timeout=30)
     elapsed = time.monotonic() - started
     assert res.returncode == 1
     err = res.stderr.strip()
     assert len(err.splitlines()) == 1, err
     assert f"cannot reach the bootstrap servers 127.0.0.1:{port}" in err
     assert elapsed < 10, f"took {elapsed:.1f} s"
+    assert list(tmp_path.iterdir()) == [], "nothing was sent: no ledger, and no aside file left behind"
 
 
 @pytest.mark.parametrize(
@@ -197,6 +263,9 @@ def test_unreachable_bootstrap_fails_within_10_seconds(producer_bin: Path) -> No
         (["--topic", "t"], "--bootstrap"),
         (["--bootstrap", "h:9092", "--workers", "2", "--producers", "3"], "--producers"),
         (["--bootstrap", "h:9092", "--producers", "0"], "--producers"),
+        (["--bootstrap", "h:9092", "--ack-ledger", "l.json", "--acks", "0"], "--ack-ledger"),
+        (["--bootstrap", "h:9092", "--ack-ledger", "/nonexistent-dir/l.json"], "--ack-ledger /nonexistent-dir/l.json"),
+        (["--bootstrap", "h:9092", "--max-catch-up-ms", "500"], "--throughput"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(producer_bin: Path, args: list[str], needle: str) -> None:

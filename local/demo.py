@@ -22,8 +22,6 @@ import argparse
 import json
 import logging
 import os
-import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -34,37 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from local.demo_report import render_svg, text_report
-from local.kafka.cluster import REPO_ROOT, free_port
+from local.deploy import ASL, Deployment
+from local.kafka.cluster import REPO_ROOT
 from local.kafka.metadata import Snapshot
 from local.ledger import BUILD_COMMAND, ReadBack, StressLoad, build_stress_producer, verify
 from local.stack import AlarmSpec, Stack, StackConfig
 
-ASL = REPO_ROOT / "statemachine" / "remediation.asl.json"
-BIN = REPO_ROOT / "local" / "kafka" / "bin"
 FUNCTIONS = ("detector", "assess", "scale", "kafka-ops", "notify", "approval-request", "approval")
 TOPIC = "stress-test"
-BUCKET = "msk-autoheal-plans-local"
-STATE_MACHINE = "msk-autoheal-remediation"
-
-# Local timings for the ASL's substitutions (template defaults are for MSK: minutes, hours).
-LOCAL_TIMINGS = {"ScalePollSeconds": "2", "ScaleTimeoutSeconds": "300", "VerifyPollSeconds": "3",
-                 "ReassignTimeoutSeconds": "480"}
-
-
-def definition(region: str, account: str, timings: dict[str, str] | None = None) -> str:
-    """The ASL with its `${...}` substitutions made, as SAM's DefinitionSubstitutions would:
-    `${XxxFunctionArn}` → the function `xxx` (CamelCase → kebab-case, as template.yaml names them)."""
-    text = ASL.read_text()
-    subs = dict(LOCAL_TIMINGS | (timings or {}))
-    for name in set(re.findall(r"\$\{([A-Za-z]+)FunctionArn\}", text)):
-        fn = re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
-        subs[f"{name}FunctionArn"] = f"arn:aws:lambda:{region}:{account}:function:{fn}"
-    for k, v in subs.items():
-        text = text.replace("${%s}" % k, v)
-    left = sorted(set(re.findall(r"\$\{([A-Za-z]+)\}", text)))
-    if left:
-        raise RuntimeError(f"the ASL has placeholders the local stack does not fill: {', '.join(left)}")
-    return text
 
 
 @dataclass
@@ -158,36 +133,16 @@ class Demo:
         self.note("info", f"Kafka {stack.kafka.libs.parent.name}: 2 brokers up (controller + brokers "
                           f"+ emulated AWS in {self.timings['stack_start_s']:.0f}s), replication limited to "
                           f"{a.limit / 1e6:.1f} MB/s into each broker")
-        region, account = stack.region, stack.account_id
-        s3, sns, sqs, sfn = (stack.client(x) for x in ("s3", "sns", "sqs", "stepfunctions"))
-        s3.create_bucket(Bucket=BUCKET)
-        self.topic_arn = sns.create_topic(Name="msk-autoheal-notifications")["TopicArn"]
-        self.sqs = sqs
-        self.queue = sqs.create_queue(QueueName="msk-autoheal-inbox")["QueueUrl"]
-        qarn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=qarn)
-        secret = stack.client("secretsmanager").create_secret(
-            Name="msk-autoheal-approval-key", SecretString=secrets.token_urlsafe(48))["ARN"]
-        self.sfn = sfn
-        self.sm_arn = sfn.create_state_machine(
-            name=STATE_MACHINE, definition=definition(region, account),
-            roleArn=f"arn:aws:iam::{account}:role/msk-autoheal-remediation")["stateMachineArn"]
-        port = free_port()
-        self.approval_url = f"http://127.0.0.1:{port}/lambda-url/approval/"
+        d = self.deployment = Deployment.create(stack)
+        self.sqs, self.queue, self.sfn = stack.client("sqs"), d.queue_url, stack.client("stepfunctions")
+        self.topic_arn, self.sm_arn, self.approval_url = d.topic_arn, d.state_machine_arn, d.approval_url
         # template.yaml's Environment of every function (one env file serves them all locally).
-        env = {
-            "STATE_MACHINE_ARN": self.sm_arn, "MODE": a.mode, "APPROVAL_CLUSTERS": "",
-            "BROKER_STEP_PER_AZ": "1", "MAX_BROKERS": "4", "COOLDOWN_MINUTES": "60", "TOPIC_ARN": self.topic_arn,
-            "KAFKA_BIN_DIR": str(BIN), "THROTTLE_BYTES_PER_SEC": str(a.throttle),
-            "CLUSTER_ARN": stack.cluster_arn, "CLIENT_INSTANCE_ID": stack.client_instance_id,
-            "MAX_MOVES_PER_BROKER": str(a.max_moves_per_broker), "CANCEL_ON_FAILURE": "true",
-            "PLAN_BUCKET": BUCKET, "PLAN_PREFIX": "autoheal", "COMMAND_WAIT_SECONDS": "90",
-            "APPROVAL_SECRET_ARN": secret, "APPROVAL_URL": self.approval_url,
-            "APPROVAL_TIMEOUT_MINUTES": str(a.approval_minutes), "RUST_LOG": "info",
-        }
-        self.timed("lambdas_start_s", lambda: stack.start_lambdas(FUNCTIONS, env=env, port=port))
-        self.note("info", f"state machine {STATE_MACHINE} ({ASL.relative_to(REPO_ROOT)}), {len(FUNCTIONS)} Lambdas "
-                          f"under cargo lambda watch, alarm {stack.info.get('alarm_name')} (period 10 s), mode {a.mode}")
+        env = {"MODE": a.mode, "MAX_BROKERS": "4", "THROTTLE_BYTES_PER_SEC": str(a.throttle),
+               "MAX_MOVES_PER_BROKER": str(a.max_moves_per_broker), "COMMAND_WAIT_SECONDS": "90",
+               "APPROVAL_TIMEOUT_MINUTES": str(a.approval_minutes)}
+        self.timed("lambdas_start_s", lambda: d.start_lambdas(FUNCTIONS, **env))
+        self.note("info", f"state machine {d.state_machine_arn.rsplit(':', 1)[-1]} ({ASL.relative_to(REPO_ROOT)}), "
+                          f"{len(FUNCTIONS)} Lambdas under cargo lambda watch, alarm {stack.info.get('alarm_name')} (period 10 s), mode {a.mode}")
         return stack
 
     # ---- watching ----------------------------------------------------------------------------
@@ -361,7 +316,6 @@ class Demo:
     # ---- the run -------------------------------------------------------------------------------
 
     def run(self) -> dict:
-        a = self.args
         self.timed("build_s", self.build)
         self.t0 = time.monotonic()
         stack = self.start()
@@ -450,7 +404,6 @@ class Demo:
 
     def finish(self, status: str | None, final: Snapshot, rb: ReadBack, ledger: dict, first_urp: float | None,
                load_started: float) -> dict:
-        a = self.args
         reps = final.replicas_by_broker(TOPIC)
         all_reps: dict[int, int] = {b.id: 0 for b in final.brokers} | final.replicas_by_broker()
         before = [s for s in self.samples if s.brokers <= 2]

@@ -104,10 +104,12 @@ class Stack:
         self.lambdas: LambdaWatch | None = None
         self.started = 0.0
         self.timings: dict[str, float] = {}
+        self._clients: dict[str, Any] = {}  # per emulator endpoint: cleared by start()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Stack:
+        self._clients = {}
         cfg = self.config
         t0 = time.monotonic()
         sweep_stale()
@@ -253,12 +255,15 @@ class Stack:
         return aws_env(self.endpoint, self.region)
 
     def client(self, service: str) -> Any:
+        """A boto3 client on the emulator, made once per service (they are thread-safe)."""
         import boto3
 
-        return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=self.region,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service, endpoint_url=self.endpoint, region_name=self.region,
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+            )
+        return self._clients[service]
 
     # ---- emulator control ------------------------------------------------------------------
 

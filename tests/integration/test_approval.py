@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import time
@@ -38,77 +37,32 @@ from typing import Any
 
 import pytest
 
-from local.kafka.cluster import free_port
+from local.deploy import KAFKA_BIN, Deployment
 from local.stack import Stack, StackConfig
 
 REPO = Path(__file__).resolve().parents[2]
-ASL = REPO / "statemachine" / "remediation.asl.json"
-BIN = REPO / "local" / "kafka" / "bin"
 DECIDE = REPO / "tests" / "browser" / "decide.cjs"
 FUNCTIONS = ("assess", "scale", "kafka-ops", "notify", "approval-request", "approval")
-BUCKET = "autoheal-plans-approval"
+TIMINGS = {"VerifyPollSeconds": "2", "ReassignTimeoutSeconds": "600"}
 
 pytestmark = pytest.mark.timeout(1500)
 
 
-def definition(region: str, account: str) -> str:
-    """The ASL with its substitutions made, as SAM's DefinitionSubstitutions would."""
-    text = ASL.read_text()
-    fns = {"Assess": "assess", "Scale": "scale", "KafkaOps": "kafka-ops", "Notify": "notify",
-           "ApprovalRequest": "approval-request"}
-    subs = {f"{k}FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{v}" for k, v in fns.items()}
-    subs |= {"ScalePollSeconds": "2", "ScaleTimeoutSeconds": "300", "VerifyPollSeconds": "2",
-             "ReassignTimeoutSeconds": "600"}
-    for k, v in subs.items():
-        text = text.replace("${%s}" % k, v)
-    assert "${" not in text, "a placeholder of the ASL has no substitution in this test"
-    return text
+class Approvals(Deployment):
+    """The deployment (local/deploy.py): state machine, the topic an operator reads, the approval
+    endpoint; and what this module asks of them."""
 
+    @property
+    def kafka(self) -> Any:
+        return self.stack.client("kafka")
 
-class Approvals:
-    """The stack, the state machine, the topic an operator reads, and the approval endpoint."""
+    @property
+    def endpoint(self) -> str:
+        return self.approval_url
 
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.sfn = stack.client("stepfunctions")
-        self.sqs = stack.client("sqs")
-        self.kafka = stack.client("kafka")
-        sns = stack.client("sns")
-        stack.client("s3").create_bucket(Bucket=BUCKET)
-        self.topic = sns.create_topic(Name="autoheal-approval")["TopicArn"]
-        self.queue = self.sqs.create_queue(QueueName="autoheal-approval-inbox")["QueueUrl"]
-        qarn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=qarn)
-        # The stack's secret: a random key, as GenerateSecretString makes it.
-        self.secret_arn = stack.client("secretsmanager").create_secret(
-            Name="msk-autoheal-approval-key", SecretString=secrets.token_urlsafe(48)
-        )["ARN"]
-        self.sm = self.sfn.create_state_machine(
-            name="msk-autoheal-remediation",
-            definition=definition(stack.region, stack.account_id),
-            roleArn=f"arn:aws:iam::{stack.account_id}:role/remediation",
-        )["stateMachineArn"]
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}/lambda-url/approval/"
-
-    def start_lambdas(self, window_minutes: float, kafka_bin: Path = BIN) -> None:
-        self.stack.start_lambdas(
-            FUNCTIONS,
-            env={
-                "TOPIC_ARN": self.topic,
-                "PLAN_BUCKET": BUCKET,
-                "CLIENT_INSTANCE_ID": self.stack.client_instance_id,
-                "KAFKA_BIN_DIR": str(kafka_bin),
-                "MAX_BROKERS": "6",
-                "THROTTLE_BYTES_PER_SEC": str(20 * 1024 * 1024),
-                "COMMAND_WAIT_SECONDS": "100",
-                "APPROVAL_SECRET_ARN": self.secret_arn,
-                "APPROVAL_URL": self.endpoint,
-                "APPROVAL_TIMEOUT_MINUTES": str(window_minutes),
-                "RUST_LOG": "info",
-            },
-            port=self.port,
-        )
+    def start_lambdas(self, window_minutes: float, kafka_bin: Path = KAFKA_BIN) -> None:  # type: ignore[override]
+        super().start_lambdas(FUNCTIONS, KAFKA_BIN_DIR=str(kafka_bin), MAX_BROKERS="6",
+                              APPROVAL_TIMEOUT_MINUTES=str(window_minutes))
 
     def brokers(self) -> int:
         info = self.kafka.describe_cluster_v2(ClusterArn=self.stack.cluster_arn)["ClusterInfo"]
@@ -118,56 +72,14 @@ class Approvals:
         return self.kafka.list_cluster_operations_v2(ClusterArn=self.stack.cluster_arn).get("ClusterOperationInfoList", [])
 
     def start(self, name: str, current: int, target: int) -> str:
-        info = self.kafka.describe_cluster_v2(ClusterArn=self.stack.cluster_arn)["ClusterInfo"]
-        payload = {
-            "cluster_arn": self.stack.cluster_arn,
-            "cluster_name": self.stack.cluster_name,
-            "incident": {
-                "type": "MSKClusterCapacityInsufficient", "severity": "High", "cluster_name": self.stack.cluster_name,
-                "signal": "UnderReplicatedPartitions > 0", "alarm_name": "demo-under-replicated",
-                "alarm_arn": None, "state_change_time": "2026-11-25T18:00:00Z", "source": "eventbridge",
-            },
-            "current_broker_count": current,
-            "target_broker_count": target,
-            "az_count": 2,
-            "current_version": info["CurrentVersion"],
-            "mode": "approval",
-        }
-        return self.sfn.start_execution(stateMachineArn=self.sm, name=name, input=json.dumps(payload))["executionArn"]
-
-    def wait_end(self, arn: str, timeout: float = 600) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            d = self.sfn.describe_execution(executionArn=arn)
-            if d["status"] != "RUNNING":
-                d["history"] = self.history(arn)
-                return d
-            assert time.monotonic() < deadline, f"still RUNNING after {timeout:.0f}s:\n{self.history(arn)}"
-            time.sleep(1)
-
-    def events(self, arn: str) -> list[dict]:
-        return self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return self.start_execution(name, self.execution_input(current, target, mode="approval"))
 
     def entered(self, arn: str) -> list[str]:
         return [e["stateEnteredEventDetails"]["name"] for e in self.events(arn) if "stateEnteredEventDetails" in e]
 
-    def history(self, arn: str) -> str:
-        lines = []
-        for e in self.events(arn):
-            detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
-            what = detail.get("name") or detail.get("error") or ""
-            lines.append(f"{e['type']} {what} {str(detail.get('cause', ''))[:300]}")
-        return "\n".join(lines)
-
     def messages(self, want: int = 1, timeout: float = 120) -> list[dict]:
         """SNS messages ({Subject, Message}) as the topic's subscribers get them."""
-        out: list[dict] = []
-        deadline = time.monotonic() + timeout
-        while len(out) < want and time.monotonic() < deadline:
-            for m in self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
-                out.append(json.loads(m["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
-        return out
+        return self.inbox(want, timeout)
 
     def approval_email(self, arn: str) -> dict:
         msgs = self.messages(1)
@@ -192,10 +104,11 @@ class Approvals:
         events = self.events(arn)
         exited = [e["stateExitedEventDetails"]["name"] for e in events if "stateExitedEventDetails" in e]
         return (
-            self.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+            self.stack.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING"
             and self.entered(arn)[-1:] == ["WaitForApproval"]
             and "WaitForApproval" not in exited
         )
+
 
 def http(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
     data = None if form is None else "&".join(
@@ -223,7 +136,7 @@ def env(kafka_available: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
         cargo_target_dir=Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") else None,
     )
     with Stack(cfg) as stack:
-        a = Approvals(stack)
+        a = Approvals.create(stack, name="autoheal-approval", timings=TIMINGS)
         stack.kafka.create_topic("orders", 4, 2)
         stack.kafka.tool(
             "kafka-producer-perf-test.sh", "--topic", "orders", "--num-records", "2000", "--record-size", "1024",

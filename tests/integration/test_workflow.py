@@ -16,116 +16,33 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local.deploy import KAFKA_BIN, Deployment
 from local.stack import Stack, StackConfig
 
-REPO = Path(__file__).resolve().parents[2]
-ASL = REPO / "statemachine" / "remediation.asl.json"
-BIN = REPO / "local" / "kafka" / "bin"
+BIN = KAFKA_BIN
 FUNCTIONS = ("assess", "scale", "kafka-ops", "notify")
-BUCKET = "autoheal-plans-e2e"
+TIMINGS = {"VerifyPollSeconds": "2", "ReassignTimeoutSeconds": "600"}
 
 pytestmark = pytest.mark.timeout(1500)
 
 
-def definition(region: str, account: str) -> str:
-    """The ASL with its substitutions made, as SAM's DefinitionSubstitutions would."""
-    text = ASL.read_text()
-    fns = {"Assess": "assess", "Scale": "scale", "KafkaOps": "kafka-ops", "Notify": "notify",
-           "ApprovalRequest": "approval-request"}
-    subs = {f"{k}FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{v}" for k, v in fns.items()}
-    subs |= {"ScalePollSeconds": "2", "ScaleTimeoutSeconds": "300", "VerifyPollSeconds": "2",
-             "ReassignTimeoutSeconds": "600"}
-    for k, v in subs.items():
-        text = text.replace("${%s}" % k, v)
-    assert "${" not in text, "a placeholder of the ASL has no substitution in this test"
-    return text
-
-
-class Env:
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.sfn = stack.client("stepfunctions")
-        self.sqs = stack.client("sqs")
-        sns = stack.client("sns")
-        stack.client("s3").create_bucket(Bucket=BUCKET)
-        self.topic = sns.create_topic(Name="autoheal-e2e")["TopicArn"]
-        self.queue = self.sqs.create_queue(QueueName="autoheal-e2e-notes")["QueueUrl"]
-        qarn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=qarn)
-        self.sm = self.sfn.create_state_machine(
-            name="msk-autoheal-remediation",
-            definition=definition(stack.region, stack.account_id),
-            roleArn=f"arn:aws:iam::{stack.account_id}:role/remediation",
-        )["stateMachineArn"]
-
-    def lambda_env(self, bin_dir: Path) -> dict[str, str]:
-        return {
-            "TOPIC_ARN": self.topic,
-            "PLAN_BUCKET": BUCKET,
-            "CLIENT_INSTANCE_ID": self.stack.client_instance_id,
-            "CLUSTER_ARN": self.stack.cluster_arn,
-            "KAFKA_BIN_DIR": str(bin_dir),
-            "MAX_BROKERS": "6",
-            "THROTTLE_BYTES_PER_SEC": str(20 * 1024 * 1024),
-            "COMMAND_WAIT_SECONDS": "100",
-            "RUST_LOG": "info",
-        }
+class Env(Deployment):
+    """The deployment (local/deploy.py) and this module's way of running one execution."""
 
     def describe_cluster(self) -> dict:
         return self.stack.client("kafka").describe_cluster_v2(ClusterArn=self.stack.cluster_arn)["ClusterInfo"]
 
     def run(self, name: str, current: int, target: int, timeout: float = 900) -> dict:
-        info = self.describe_cluster()
-        payload = {
-            "cluster_arn": self.stack.cluster_arn,
-            "cluster_name": self.stack.cluster_name,
-            "incident": {
-                "type": "MSKClusterCapacityInsufficient", "severity": "High",
-                "signal": "UnderReplicatedPartitions > 0", "alarm_name": "demo-under-replicated",
-                "alarm_arn": None, "state_change_time": "2026-11-25T18:00:00Z", "source": "eventbridge",
-            },
-            "current_broker_count": current,
-            "target_broker_count": target,
-            "az_count": 2,
-            "current_version": info["CurrentVersion"],
-            "mode": "auto",
-        }
-        arn = self.sfn.start_execution(stateMachineArn=self.sm, name=name, input=json.dumps(payload))["executionArn"]
-        deadline = time.monotonic() + timeout
-        while True:
-            d = self.sfn.describe_execution(executionArn=arn)
-            if d["status"] != "RUNNING":
-                break
-            assert time.monotonic() < deadline, f"{name} still RUNNING after {timeout:.0f}s:\n{self.history(arn)}"
-            time.sleep(2)
-        d["history"] = self.history(arn)
-        return d
-
-    def history(self, arn: str) -> str:
-        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        lines = []
-        for e in events:
-            detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
-            what = detail.get("name") or detail.get("error") or ""
-            lines.append(f"{e['type']} {what} {str(detail.get('cause', ''))[:300]}")
-        return "\n".join(lines)
+        arn = self.start_execution(name, self.execution_input(current, target))
+        return self.wait_end(arn, timeout, poll=2)
 
     def notifications(self) -> list[dict]:
-        out = []
-        for _ in range(5):
-            msgs = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-            for m in msgs:
-                out.append(json.loads(m["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
-            if not msgs and out:
-                break
-        return out
+        return self.inbox(want=1, timeout=10)
 
 
 def replicas_per_broker(stack: Stack) -> dict[int, int]:
@@ -167,7 +84,7 @@ def env(kafka_available: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
         cargo_target_dir=Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") else None,
     )
     with Stack(cfg) as stack:
-        yield Env(stack)
+        yield Env.create(stack, name="autoheal-e2e", timings=TIMINGS)
 
 
 def test_auto_mode_scales_rebalances_and_heals(env: Env) -> None:
@@ -179,7 +96,7 @@ def test_auto_mode_scales_rebalances_and_heals(env: Env) -> None:
         "--throughput", "-1", "--producer-props", f"bootstrap.servers={bs}", "acks=all",
     )
     assert set(replicas_per_broker(stack)) == {1, 2}
-    stack.start_lambdas(FUNCTIONS, env=env.lambda_env(BIN))
+    env.start_lambdas(FUNCTIONS, KAFKA_BIN_DIR=str(BIN), MAX_BROKERS="6")
 
     d = env.run("e2e-auto-2-to-4", current=2, target=4)
     assert d["status"] == "SUCCEEDED", d["history"]
@@ -230,7 +147,7 @@ def test_a_failing_command_mid_reassignment_cleans_up_and_notifies(env: Env, tmp
         f'exec "{BIN}/kafka-reassign-partitions.sh" "$@"\n'
     )
     (bin_dir / "kafka-reassign-partitions.sh").chmod(0o755)
-    stack.start_lambdas(FUNCTIONS, env=env.lambda_env(bin_dir))
+    env.start_lambdas(FUNCTIONS, KAFKA_BIN_DIR=str(bin_dir), MAX_BROKERS="6")
 
     d = env.run("e2e-fault-verify", current=4, target=4)
     assert d["status"] == "FAILED", d["history"]
@@ -240,7 +157,7 @@ def test_a_failing_command_mid_reassignment_cleans_up_and_notifies(env: Env, tmp
     # The cleanup step really ran against the cluster (not skipped as "nothing started") and every
     # step of it worked. (Its `--cancel` clears the stage's throttles itself, so the explicit removal
     # may find none left: the cluster-wide check below is what proves none remain.)
-    events = env.sfn.get_execution_history(executionArn=d["executionArn"], maxResults=1000)["events"]
+    events = env.events(d["executionArn"])
     cleanup = next(json.loads(e["stateExitedEventDetails"]["output"])["cleanup"] for e in events
                    if e.get("stateExitedEventDetails", {}).get("name") == "Cleanup")
     assert cleanup["skipped"] is None and cleanup["error"] is None and not cleanup["throttles_failed"], cleanup

@@ -1,0 +1,166 @@
+"""The SAM stack's own resources, made in the local emulator as `sam deploy` makes them on AWS: the
+plan bucket, the KMS-less SNS topic with an SQS queue subscribed (the operator's inbox), the approval
+key in Secrets Manager, and the state machine from statemachine/remediation.asl.json with its
+`DefinitionSubstitutions` made. Then every Lambda under `cargo lambda watch` with template.yaml's
+environment, and the few Step Functions calls the demo and the tests watch an execution with.
+
+One place for this so the demo and the end-to-end tests deploy the same thing:
+
+    d = Deployment.create(stack, timings={"VerifyPollSeconds": "2"})
+    d.start_lambdas(("assess", "scale", "kafka-ops", "notify"), MAX_BROKERS="6")
+    arn = d.start_execution("run-1", d.execution_input(current=2, target=4))
+    done = d.wait_end(arn, timeout=900)            # describe_execution + "history" (text)
+    d.inbox(want=1)                                # the SNS messages, as subscribers get them
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from local.kafka.cluster import REPO_ROOT, free_port
+from local.stack import Stack
+
+ASL = REPO_ROOT / "statemachine" / "remediation.asl.json"
+KAFKA_BIN = REPO_ROOT / "local" / "kafka" / "bin"
+
+# Local timings for the ASL's substitutions (template defaults are for MSK: minutes, hours).
+LOCAL_TIMINGS = {"ScalePollSeconds": "2", "ScaleTimeoutSeconds": "300", "VerifyPollSeconds": "3",
+                 "ReassignTimeoutSeconds": "480"}
+
+
+def definition(region: str, account: str, timings: dict[str, str] | None = None) -> str:
+    """The ASL with its `${...}` substitutions made, as SAM's DefinitionSubstitutions would:
+    `${XxxFunctionArn}` → the function `xxx` (CamelCase → kebab-case, as template.yaml names them)."""
+    text = ASL.read_text()
+    subs = dict(LOCAL_TIMINGS | (timings or {}))
+    for name in set(re.findall(r"\$\{([A-Za-z]+)FunctionArn\}", text)):
+        fn = re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+        subs[f"{name}FunctionArn"] = f"arn:aws:lambda:{region}:{account}:function:{fn}"
+    for k, v in subs.items():
+        text = text.replace("${%s}" % k, v)
+    left = sorted(set(re.findall(r"\$\{([A-Za-z]+)\}", text)))
+    if left:
+        raise RuntimeError(f"the ASL has placeholders the local stack does not fill: {', '.join(left)}")
+    return text
+
+
+@dataclass
+class Deployment:
+    stack: Stack
+    bucket: str
+    topic_arn: str
+    queue_url: str
+    secret_arn: str
+    state_machine_arn: str
+    approval_port: int
+
+    @classmethod
+    def create(cls, stack: Stack, name: str = "msk-autoheal", timings: dict[str, str] | None = None) -> Deployment:
+        s3, sns, sqs, sfn = (stack.client(x) for x in ("s3", "sns", "sqs", "stepfunctions"))
+        bucket = f"{name}-plans-local"
+        s3.create_bucket(Bucket=bucket)
+        topic = sns.create_topic(Name=f"{name}-notifications")["TopicArn"]
+        queue = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+        # The stack's secret: a random key, as GenerateSecretString makes it.
+        secret = stack.client("secretsmanager").create_secret(
+            Name=f"{name}-approval-key", SecretString=secrets.token_urlsafe(48))["ARN"]
+        sm = sfn.create_state_machine(
+            name=f"{name}-remediation", definition=definition(stack.region, stack.account_id, timings),
+            roleArn=f"arn:aws:iam::{stack.account_id}:role/{name}-remediation")["stateMachineArn"]
+        return cls(stack, bucket, topic, queue, secret, sm, free_port())
+
+    @property
+    def approval_url(self) -> str:
+        """The approval function's URL under cargo lambda watch (the stack's output ApprovalUrl)."""
+        return f"http://127.0.0.1:{self.approval_port}/lambda-url/approval/"
+
+    def lambda_env(self, **overrides: str) -> dict[str, str]:
+        """template.yaml's Environment of every function, with its parameter defaults except where
+        a local run needs its own (the Kafka CLI's path, a short command wait); one env serves all."""
+        return {
+            "STATE_MACHINE_ARN": self.state_machine_arn, "MODE": "auto", "APPROVAL_CLUSTERS": "",
+            "BROKER_STEP_PER_AZ": "1", "MAX_BROKERS": "12", "COOLDOWN_MINUTES": "60", "TOPIC_ARN": self.topic_arn,
+            "KAFKA_BIN_DIR": str(KAFKA_BIN), "THROTTLE_BYTES_PER_SEC": str(20 * 1024 * 1024),
+            "CLUSTER_ARN": self.stack.cluster_arn, "CLIENT_INSTANCE_ID": self.stack.client_instance_id,
+            "MAX_MOVES_PER_BROKER": "", "CANCEL_ON_FAILURE": "true", "PLAN_BUCKET": self.bucket,
+            "PLAN_PREFIX": "autoheal", "COMMAND_WAIT_SECONDS": "100", "APPROVAL_SECRET_ARN": self.secret_arn,
+            "APPROVAL_URL": self.approval_url, "APPROVAL_TIMEOUT_MINUTES": "60", "RUST_LOG": "info",
+        } | overrides
+
+    def start_lambdas(self, functions: Sequence[str], **overrides: str) -> None:
+        """(Re)start cargo lambda watch serving `functions` with `lambda_env(**overrides)`."""
+        self.stack.start_lambdas(functions, env=self.lambda_env(**overrides), port=self.approval_port)
+
+    # ---- executions ----------------------------------------------------------------------------
+
+    def execution_input(self, current: int, target: int, mode: str = "auto",
+                        state_change_time: str = "2026-11-25T18:00:00Z") -> dict[str, Any]:
+        """What the detector starts the workflow with (docs/WORKFLOW.md), for the emulated cluster."""
+        info = self.stack.client("kafka").describe_cluster_v2(ClusterArn=self.stack.cluster_arn)["ClusterInfo"]
+        return {
+            "cluster_arn": self.stack.cluster_arn,
+            "cluster_name": self.stack.cluster_name,
+            "incident": {
+                "type": "MSKClusterCapacityInsufficient", "severity": "High", "cluster_name": self.stack.cluster_name,
+                "signal": "UnderReplicatedPartitions > 0", "alarm_name": "demo-under-replicated",
+                "alarm_arn": None, "state_change_time": state_change_time, "source": "eventbridge",
+            },
+            "current_broker_count": current,
+            "target_broker_count": target,
+            "az_count": 2,
+            "current_version": info["CurrentVersion"],
+            "mode": mode,
+        }
+
+    def start_execution(self, name: str, payload: dict[str, Any]) -> str:
+        sfn = self.stack.client("stepfunctions")
+        return sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name,
+                                   input=json.dumps(payload))["executionArn"]
+
+    def wait_end(self, arn: str, timeout: float = 600, poll: float = 1) -> dict:
+        """describe_execution once it is no longer RUNNING, with `history` (text) added."""
+        sfn = self.stack.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            d = sfn.describe_execution(executionArn=arn)
+            if d["status"] != "RUNNING":
+                d["history"] = self.history(arn)
+                return d
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"still RUNNING after {timeout:.0f}s:\n{self.history(arn)}")
+            time.sleep(poll)
+
+    def events(self, arn: str) -> list[dict]:
+        return self.stack.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
+    def history(self, arn: str) -> str:
+        """One line per history event: type, state or error, the cause's start (for assertion messages)."""
+        lines = []
+        for e in self.events(arn):
+            detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            what = detail.get("name") or detail.get("error") or ""
+            lines.append(f"{e['type']} {what} {str(detail.get('cause', ''))[:300]}")
+        return "\n".join(lines)
+
+    def inbox(self, want: int = 1, timeout: float = 120) -> list[dict]:
+        """SNS messages ({Subject, Message, ...}) as the topic's subscribers get them: up to `want`
+        within `timeout`, then whatever else has already arrived."""
+        sqs = self.stack.client("sqs")
+        out: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                      WaitTimeSeconds=1).get("Messages", [])
+            for m in got:
+                out.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            if (len(out) >= want and not got) or time.monotonic() >= deadline:
+                return out

@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -47,7 +48,14 @@ def invoke_url(base: str, name: str) -> str:
 
 
 def call_function(base: str, name: str, payload: bytes, timeout: float = 900.0) -> tuple[int, dict[str, str], bytes]:
-    """Invoke `name` on a Lambda runtime emulator; returns (status, headers, body) in real Lambda form."""
+    """Invoke `name` on a Lambda runtime emulator; returns (status, headers, body) in real Lambda form,
+    with the `x-amzn-RequestId` every Lambda response carries (SDKs read their request id from it;
+    moto's Step Functions engine quotes it when a call fails, and crashed without it)."""
+    status, headers, body = _call_function(base, name, payload, timeout)
+    return status, {"x-amzn-RequestId": str(uuid.uuid4())} | headers, body
+
+
+def _call_function(base: str, name: str, payload: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(
         invoke_url(base, name), data=payload, method="POST", headers={"Content-Type": "application/json"}
     )
@@ -68,8 +76,10 @@ def call_function(base: str, name: str, payload: bytes, timeout: float = 900.0) 
         err = {"errorType": "Runtime.Unknown", "errorMessage": body.decode("utf-8", "replace")[:1000] or f"HTTP {e.code}"}
         return 200, {"X-Amz-Function-Error": "Unhandled"}, json.dumps(err).encode()
     except (urllib.error.URLError, TimeoutError, OSError) as e:
+        # What Lambda answers when it cannot run the function (500 ServiceException); SDKs and
+        # Step Functions see `Lambda.ServiceException`.
         msg = json.dumps({"Type": "Service", "Message": f"Lambda runtime unreachable: {e}"}).encode()
-        return 502, {"x-amzn-ErrorType": "ServiceException"}, msg
+        return 500, {"x-amzn-ErrorType": "ServiceException"}, msg
 
 
 class Router:
@@ -126,7 +136,7 @@ class Router:
             start_response("202 Accepted", [("Content-Length", "0")])
             return [b""]
         status, headers, body = self._call(name, base, payload)
-        reason = {200: "OK", 404: "Not Found", 502: "Bad Gateway"}.get(status, "Error")
+        reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
         hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + list(headers.items())
         start_response(f"{status} {reason}", hdrs)
         return [body]

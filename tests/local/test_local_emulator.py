@@ -36,7 +36,8 @@ def stack(kafka_available, tmp_path_factory, stub):
         limit_kind="none",
         bridge_tick_s=2,
         update_min_seconds=2,
-        lambda_routes={"detector": stub.url, "echo": stub.url, "boom": stub.url},
+        # "gone": a function whose runtime is not listening (port 9 refuses connections here).
+        lambda_routes={"detector": stub.url, "echo": stub.url, "boom": stub.url, "gone": "http://127.0.0.1:9"},
         alarm=AlarmSpec(period_s=10),
     )
     with Stack(cfg) as s:
@@ -225,7 +226,15 @@ ASL = {
             "Catch": [{"ErrorEquals": ["ClusterNotActive"], "ResultPath": "$.error", "Next": "Caught"}],
             "End": True,
         },
-        "Caught": {"Type": "Pass", "End": True},
+        "Caught": {"Type": "Pass", "Next": "Gone"},
+        "Gone": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "gone", "Payload": {}},
+            "Catch": [{"ErrorEquals": ["Lambda.ServiceException"], "ResultPath": "$.gone", "Next": "Done"}],
+            "End": True,
+        },
+        "Done": {"Type": "Pass", "End": True},
     },
 }
 
@@ -243,6 +252,8 @@ def test_step_functions_engine_runs_asl_through_the_router(stack, stub):
     out = json.loads(d["output"])
     assert out["out"] == {"echo": {"cluster": "demo"}}
     assert out["error"]["Error"] == "ClusterNotActive"
+    # A runtime that cannot be reached is Lambda's ServiceException, which the ASL can catch.
+    assert out["gone"]["Error"] == "Lambda.ServiceException", out["gone"]
     assert ("echo", {"cluster": "demo"}) in stub.calls
     assert any(i["function"] == "boom" and i["error_type"] == "ClusterNotActive" for i in stack.invocations())
 

@@ -101,7 +101,10 @@ def test_plan_is_executed_and_verified_by_real_kafka(kafka_available: None, tmp_
             while True:
                 verify = k.tool("kafka-reassign-partitions.sh", "--bootstrap-server", k.bootstrap_servers,
                                 "--reassignment-json-file", stage, "--verify").stdout
-                if "still in progress" not in verify:
+                # "no active reassignment ... rather than": the controller has finished the
+                # partition but the broker that answered the metadata request has not caught up
+                # (seen on this machine under load); the workflow verifies again too.
+                if "still in progress" not in verify and "There is no active reassignment" not in verify:
                     break
                 assert time.monotonic() < deadline, f"{stage} did not complete:\n{verify}"
                 time.sleep(1)

@@ -16,15 +16,17 @@ One place for this so the demo and the end-to-end tests deploy the same thing:
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from local.kafka.cluster import REPO_ROOT, free_port
-from local.stack import Stack
+from local.stack import Stack, StackConfig
 
 ASL = REPO_ROOT / "statemachine" / "remediation.asl.json"
 KAFKA_BIN = REPO_ROOT / "local" / "kafka" / "bin"
@@ -48,6 +50,14 @@ def definition(region: str, account: str, timings: dict[str, str] | None = None)
     if left:
         raise RuntimeError(f"the ASL has placeholders the local stack does not fill: {', '.join(left)}")
     return text
+
+
+def workflow_stack_config(state_dir: Path) -> StackConfig:
+    """A stack to run the workflow on, without the overload: 2 brokers, no replication limit, no
+    alarm (the tests start executions themselves), room for 6 brokers, the tests' cargo target dir."""
+    target = os.environ.get("CARGO_TARGET_DIR")
+    return StackConfig(state_dir=state_dir, brokers=2, limit_kind="none", alarm=None, event_targets=(),
+                       max_brokers=6, update_min_seconds=3.0, cargo_target_dir=Path(target) if target else None)
 
 
 @dataclass

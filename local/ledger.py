@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.kafka.cluster import REPO_ROOT, KafkaTools
-from local.loadgen import _PROGRESS, Progress
+from local.loadgen import Progress
 from local.procs import ManagedProcess, Supervisor
 
 SOURCE = Path(__file__).resolve().parent / "ledger" / "Ledger.java"
@@ -123,13 +123,8 @@ class StressLoad:
         for raw in self.proc.popen.stdout:
             line = raw.decode(errors="replace").strip()
             self.lines.append(line)
-            m = _PROGRESS.match(line)
-            if m:
-                self.progress.append(Progress(
-                    ts=time.monotonic(), records=int(m.group(1)), records_per_s=float(m.group(2)),
-                    mb_per_s=float(m.group(3)), avg_latency_ms=float(m.group(4)),
-                    max_latency_ms=float(m.group(5)), final="th" in line.split("latency,")[-1],
-                ))
+            if (p := Progress.parse(line)) is not None:
+                self.progress.append(p)
 
     def alive(self) -> bool:
         return self.proc.alive()

@@ -43,6 +43,17 @@ class Progress:
     max_latency_ms: float
     final: bool
 
+    @classmethod
+    def parse(cls, line: str) -> Progress | None:
+        """One kafka-producer-perf-test line (an interval line, or the final one with percentiles),
+        as perf-test and the stress-producer print them; None for any other line."""
+        m = _PROGRESS.match(line)
+        if m is None:
+            return None
+        return cls(ts=time.monotonic(), records=int(m.group(1)), records_per_s=float(m.group(2)),
+                   mb_per_s=float(m.group(3)), avg_latency_ms=float(m.group(4)), max_latency_ms=float(m.group(5)),
+                   final="th" in line.split("latency,")[-1])
+
 
 def write_payload_file(path: Path, record_size: int, count: int = 64, seed: int = 7) -> Path:
     """`count` distinct random-letter records, one per line. perf-test sends one of them per record:
@@ -109,19 +120,8 @@ class PerfProducer:
         for raw in self.proc.popen.stdout:
             line = raw.decode(errors="replace").strip()
             self._lines.append(line)
-            m = _PROGRESS.match(line)
-            if m:
-                self.progress.append(
-                    Progress(
-                        ts=time.monotonic(),
-                        records=int(m.group(1)),
-                        records_per_s=float(m.group(2)),
-                        mb_per_s=float(m.group(3)),
-                        avg_latency_ms=float(m.group(4)),
-                        max_latency_ms=float(m.group(5)),
-                        final="th" in line.split("latency,")[-1],
-                    )
-                )
+            if (p := Progress.parse(line)) is not None:
+                self.progress.append(p)
 
     def alive(self) -> bool:
         return self.proc.alive()

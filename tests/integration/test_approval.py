@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from local.deploy import KAFKA_BIN, Deployment
-from local.stack import Stack, StackConfig
+from local.deploy import KAFKA_BIN, Deployment, workflow_stack_config
+from local.stack import Stack
 
 REPO = Path(__file__).resolve().parents[2]
 DECIDE = REPO / "tests" / "browser" / "decide.cjs"
@@ -125,17 +125,7 @@ def http(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int
 
 @pytest.fixture(scope="module")
 def env(kafka_available: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    cfg = StackConfig(
-        state_dir=tmp_path_factory.mktemp("approval-stack"),
-        brokers=2,
-        limit_kind="none",
-        alarm=None,
-        event_targets=(),
-        max_brokers=6,
-        update_min_seconds=3.0,
-        cargo_target_dir=Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") else None,
-    )
-    with Stack(cfg) as stack:
+    with Stack(workflow_stack_config(tmp_path_factory.mktemp("approval-stack"))) as stack:
         a = Approvals.create(stack, name="autoheal-approval", timings=TIMINGS)
         stack.kafka.create_topic("orders", 4, 2)
         stack.kafka.tool(

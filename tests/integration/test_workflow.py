@@ -15,14 +15,13 @@ real Kafka CLI.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.deploy import KAFKA_BIN, Deployment
-from local.stack import Stack, StackConfig
+from local.deploy import KAFKA_BIN, Deployment, workflow_stack_config
+from local.stack import Stack
 
 BIN = KAFKA_BIN
 FUNCTIONS = ("assess", "scale", "kafka-ops", "notify")
@@ -73,17 +72,7 @@ def throttle_configs(stack: Stack) -> str:
 
 @pytest.fixture(scope="module")
 def env(kafka_available: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    cfg = StackConfig(
-        state_dir=tmp_path_factory.mktemp("workflow-stack"),
-        brokers=2,
-        limit_kind="none",
-        alarm=None,
-        event_targets=(),
-        max_brokers=6,
-        update_min_seconds=3.0,
-        cargo_target_dir=Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") else None,
-    )
-    with Stack(cfg) as stack:
+    with Stack(workflow_stack_config(tmp_path_factory.mktemp("workflow-stack"))) as stack:
         yield Env.create(stack, name="autoheal-e2e", timings=TIMINGS)
 
 

@@ -93,6 +93,7 @@ class Router:
         routes: dict[str, str] | None = None,
         control: dict[str, Callable[[dict], Any]] | None = None,
         journal: Callable[[dict], None] | None = None,
+        iam: Any = None,
     ) -> None:
         self.moto_app = moto_app
         self.lambda_url = lambda_url
@@ -100,6 +101,8 @@ class Router:
         self.control = control or {}
         self.invocations: deque[dict] = deque(maxlen=500)
         self._journal = journal
+        # local.aws.iam.Iam: requests signed with a function's key are allowed or denied by its role
+        self.iam = iam
         self._lock = threading.Lock()
 
     def target(self, name: str) -> str | None:
@@ -110,6 +113,12 @@ class Router:
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith("/_local/"):
             return self._control(path, method, environ, start_response)
+        if self.iam is not None:
+            denied = self.iam.check(environ)
+            if denied is not None:
+                from local.aws.iam import wsgi_answer
+
+                return wsgi_answer(denied, start_response)
         m = _INVOKE.match(path)
         if m and method == "POST":
             name = function_name(m.group("fn"))

@@ -53,6 +53,7 @@ class Emulator:
         self.msk: Any = None
         self.bridge: Any = None
         self.router: Any = None
+        self.iam: Any = None
         self.server: Any = None
         self._stopped = threading.Event()
 
@@ -132,7 +133,28 @@ class Emulator:
             with open(journal, "a") as f:
                 f.write(json.dumps(rec) + "\n")
 
+        from local.aws.iam import Iam
+
+        def s3_key_exists(bucket: str, key: str) -> bool | None:
+            backend = s3_backends[cfg.account_id]["aws"]
+            if bucket not in backend.buckets:
+                return None
+            return key in backend.buckets[bucket].keys
+
+        def secret_arn(secret_id: str) -> str | None:
+            from moto.secretsmanager.models import secretsmanager_backends
+
+            try:
+                return secretsmanager_backends[cfg.account_id][cfg.region].describe_secret(secret_id).arn
+            except Exception:  # noqa: BLE001 - unknown secret: the name-based ARN is used
+                return None
+
+        self.iam = Iam(cfg.region, cfg.account_id, s3_key_exists=s3_key_exists, secret_arn=secret_arn,
+                       journal_path=self.state / "iam-denials.jsonl")
+
         control = {
+            "GET /_local/iam": lambda _a: self.iam.describe(),
+            "POST /_local/iam": self.iam.register,
             "GET /_local/status": lambda _a: self.status(),
             "GET /_local/metadata": lambda _a: self.metadata(),
             "GET /_local/events": lambda _a: list(self.bridge.events) if self.bridge else [],
@@ -146,6 +168,7 @@ class Emulator:
             routes=cfg.lambda_routes,
             control=control,
             journal=journal_write,
+            iam=self.iam,
         )
 
         if cfg.bridge.enabled and self.msk is not None:

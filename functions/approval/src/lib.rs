@@ -102,8 +102,10 @@ mod tests {
 
     #[test]
     fn config_names_the_variable() {
-        let c = Config::from_env(&[("APPROVAL_SECRET_ARN", "/msk-autoheal/approval-key")]).unwrap();
-        assert_eq!(c.secret, SecretLocation::Parameter("/msk-autoheal/approval-key".into()));
+        let c = Config::from_env(&[("APPROVAL_SECRET_ARN", "msk-autoheal/approval-key")]).unwrap();
+        assert_eq!(c.secret, SecretLocation::SecretsManager("msk-autoheal/approval-key".into()));
+        let e = Config::from_env(&[("APPROVAL_SECRET_ARN", "/msk-autoheal/approval-key")]).unwrap_err().to_string();
+        assert!(e.contains("Secrets Manager"), "{e}");
         let e = Config::from_env(&[("APPROVAL_SECRET_ARN", "arn:aws:iam::1:role/x")]).unwrap_err().to_string();
         assert!(e.contains("APPROVAL_SECRET_ARN"), "{e}");
         assert_eq!(Config::from_env(&[("X", "y")]).unwrap_err(), ConfigError::Missing("APPROVAL_SECRET_ARN"));

@@ -16,7 +16,7 @@ use autoheal_aws::secrets::{SecretLocation, SecretSource};
 use autoheal_domain::approval::SigningKey;
 use tracing::info;
 
-/// Reads the HMAC key from Secrets Manager or Parameter Store. Called once per cold start: a missing
+/// Reads the HMAC key from Secrets Manager. Called once per cold start: a missing
 /// or short secret fails the init with a message naming where it looked (never the value).
 pub async fn load_key(source: &impl SecretSource, location: &SecretLocation) -> Result<SigningKey> {
     let secret = source.read_secret(location).await?;

@@ -11,7 +11,14 @@ UpdateBrokerCount behaves like MSK: only from ACTIVE, only with the cluster's Cu
 upwards and in multiples of the AZ count (else BadRequestException); the cluster goes UPDATING, the
 extra broker JVMs start (racks round-robin over the AZs), and once they have registered with the
 controller the cluster is ACTIVE again with a new CurrentVersion and an INCREASE_BROKER_COUNT
-operation in UPDATE_COMPLETE.
+operation in UPDATE_COMPLETE. The operation is PENDING first, then UPDATE_IN_PROGRESS; the cluster
+stays UPDATING at least `update_seconds`.
+
+Faults, as MSK has them (`POST /_local/msk`, `LocalMsk.control`): the next update can fail
+(UPDATE_FAILED with `errorInfo` {errorCode, errorString}, cluster ACTIVE again with its old broker
+count and CurrentVersion, no new broker left running), and somebody else's operation (a
+configuration update, a patch) can hold the cluster UPDATING for a while, after which its
+CurrentVersion has changed.
 """
 
 from __future__ import annotations
@@ -148,6 +155,10 @@ class LocalMsk:
         self.kafka_version = f"{'.'.join(cluster.version.split('.')[:2])}.x.kraft"
         self.update_min_seconds = update_min_seconds
         self.max_brokers = max_brokers
+        # an operation stays PENDING this long before UPDATE_IN_PROGRESS
+        self.pending_seconds = 0.5
+        # set by control(): the next UpdateBrokerCount fails with this errorInfo
+        self.fail_next: dict | None = None
         self.operations: list[Operation] = []
         self.added_time: dict[int, float] = {b: self.creation_time for b in cluster.broker_ids}
         self._lock = threading.Lock()
@@ -289,12 +300,96 @@ class LocalMsk:
         log.info("UpdateBrokerCount %s: %d -> %d brokers (%s)", self.name, current, target, op.arn)
         return op
 
-    def _grow(self, op: Operation, count: int) -> None:
-        started = time.monotonic()
-        try:
+    # ---- faults (POST /_local/msk) -----------------------------------------------------------
+
+    def control(self, args: dict) -> dict:
+        """`update_seconds`: how long UpdateBrokerCount keeps the cluster UPDATING (at least);
+        `fail_next_update`: the next one ends UPDATE_FAILED (`error_code`, `error_string` optional);
+        `foreign_update_seconds`: start somebody else's operation now (`foreign_operation_type`,
+        default UPDATE_CLUSTER_CONFIGURATION) that keeps the cluster UPDATING that long."""
+        known = {"update_seconds", "fail_next_update", "error_code", "error_string", "foreign_update_seconds",
+                 "foreign_operation_type"}
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}; known: {sorted(known)}")
+        if "update_seconds" in args:
+            secs = float(args["update_seconds"])
+            if secs < 0:
+                raise ValueError("update_seconds must be >= 0")
+            self.update_min_seconds = secs
+        if "fail_next_update" in args:
+            self.fail_next = (
+                {
+                    "errorCode": str(args.get("error_code") or "InternalServerError"),
+                    "errorString": str(args.get("error_string") or "The broker count update failed and was "
+                                        "rolled back; the cluster keeps its previous broker count."),
+                }
+                if args["fail_next_update"]
+                else None
+            )
+        op = None
+        if "foreign_update_seconds" in args:
+            op = self.foreign_update(float(args["foreign_update_seconds"]),
+                                     str(args.get("foreign_operation_type") or "UPDATE_CLUSTER_CONFIGURATION"))
+        return self.describe_control() | ({"operation_arn": op.arn} if op else {})
+
+    def describe_control(self) -> dict:
+        with self._lock:
+            return {
+                "state": self.state,
+                "number_of_broker_nodes": self.number_of_broker_nodes,
+                "current_version": self.current_version,
+                "update_seconds": self.update_min_seconds,
+                "fail_next_update": self.fail_next,
+                "operations": [o.summary() for o in self.operations],
+            }
+
+    def foreign_update(self, seconds: float, op_type: str) -> Operation:
+        """An operation this emulator's caller did not start (a configuration update, a patch):
+        UPDATING for `seconds`, then ACTIVE with a new CurrentVersion."""
+        if seconds <= 0:
+            raise ValueError("foreign_update_seconds must be > 0")
+        with self._lock:
+            if self.state != "ACTIVE":
+                raise ValueError(f"the cluster is {self.state}; a foreign update needs it ACTIVE")
+            op = Operation(self, op_type, source={}, target={})
+            self.operations.append(op)
+            self.state = "UPDATING"
+
+        def run() -> None:
+            time.sleep(min(self.pending_seconds, seconds))
             op.state = "UPDATE_IN_PROGRESS"
             op.step("INITIALIZE_UPDATE", "COMPLETED")
             op.step("UPDATE_APPLY", "IN_PROGRESS")
+            time.sleep(max(seconds - self.pending_seconds, 0))
+            with self._lock:
+                for st in op.steps:
+                    st[1] = "COMPLETED"
+                op.state = "UPDATE_COMPLETE"
+                op.end = time.time()
+                self.current_version = _version()
+                self.state = "ACTIVE"
+            log.info("%s: foreign %s done, ACTIVE (version %s)", self.name, op_type, self.current_version)
+
+        threading.Thread(target=run, name="msk-foreign", daemon=True).start()
+        log.info("%s: foreign %s for %.0fs (%s)", self.name, op_type, seconds, op.arn)
+        return op
+
+    def _grow(self, op: Operation, count: int) -> None:
+        started = time.monotonic()
+        with self._lock:
+            fail, self.fail_next = self.fail_next, None
+        ids: list[int] = []
+        try:
+            time.sleep(min(self.pending_seconds, self.update_min_seconds))
+            op.state = "UPDATE_IN_PROGRESS"
+            op.step("INITIALIZE_UPDATE", "COMPLETED")
+            op.step("UPDATE_APPLY", "IN_PROGRESS")
+            if fail is not None:
+                # Fails while applying, before any new broker joined (nothing to stop), after the
+                # update's time has passed, as a failed MSK update ends long after it started.
+                time.sleep(max(self.update_min_seconds - (time.monotonic() - started), 0))
+                raise _InjectedFailure(fail)
             ids = self.cluster.add_brokers(count)
             self.cluster.wait_for_brokers(ids, timeout=180)
             now = time.time()
@@ -314,15 +409,32 @@ class LocalMsk:
                 op.end = time.time()
             log.info("%s ACTIVE with %d brokers (version %s)", self.name, self.number_of_broker_nodes, self.current_version)
         except Exception as e:  # noqa: BLE001 - reported through the operation, like MSK
-            log.exception("UpdateBrokerCount failed")
+            if isinstance(e, _InjectedFailure):
+                log.info("UpdateBrokerCount %s: injected failure %s", op.arn, e.error)
+                error = e.error
+            else:
+                log.exception("UpdateBrokerCount failed")
+                error = {"errorCode": "InternalError", "errorString": str(e)[:500]}
+            # Rolled back: no broker of this update keeps running, the count stays the old one.
+            for b in ids:
+                try:
+                    self.cluster.kill_broker(b)
+                except Exception:  # noqa: BLE001 - best effort, logged
+                    log.exception("could not stop broker %s of the failed update", b)
             with self._lock:
-                for s in op.steps:
-                    if s[1] in ("PENDING", "IN_PROGRESS"):
-                        s[1] = "FAILED"
+                for st in op.steps:
+                    if st[1] in ("PENDING", "IN_PROGRESS"):
+                        st[1] = "FAILED"
                 op.state = "UPDATE_FAILED"
-                op.error = {"errorCode": "InternalError", "errorString": str(e)[:500]}
+                op.error = error
                 op.end = time.time()
                 self.state = "ACTIVE"
+
+
+class _InjectedFailure(Exception):
+    def __init__(self, error: dict) -> None:
+        super().__init__(error["errorString"])
+        self.error = error
 
 
 # ---- moto patches ----------------------------------------------------------------------------

@@ -65,6 +65,8 @@ class EmulatorConfig:
     # extra environment for SSM commands (e.g. KAFKA_BIN_DIR)
     client_env: dict[str, str] = field(default_factory=dict)
     start_kafka: bool = True
+    # every function's Timeout from template.yaml is enforced on its invokes (Sandbox.Timedout)
+    enforce_lambda_timeouts: bool = True
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))

@@ -8,6 +8,11 @@ Unhandled` (cargo lambda answers 500), an unknown function is 404 ResourceNotFou
 `X-Amz-Invocation-Type: Event` is answered 202 at once. Running in the same process as moto keeps
 one port and no proxy hop for all the other calls.
 
+Lambda's own limits: each function's Timeout from template.yaml (after its first, cold invoke): past
+it the answer is Lambda's "Task timed out" (200 + Unhandled, errorType `Sandbox.Timedout`, or the
+older payload without errorType, which Step Functions names `Lambda.Unknown`); throttling on demand
+(429 TooManyRequestsException). Both set through `POST /_local/lambda` (`Router.set_limits`).
+
 `/_local/...` is the emulator's own read-mostly control API (status, metadata, events, invocations).
 """
 
@@ -23,6 +28,7 @@ import urllib.request
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -82,6 +88,48 @@ def _call_function(base: str, name: str, payload: bytes, timeout: float) -> tupl
         return 500, {"x-amzn-ErrorType": "ServiceException"}, msg
 
 
+def function_timeouts(template: Path) -> dict[str, float]:
+    """Each function's Timeout (seconds) from a SAM template: its own or Globals.Function's, keyed
+    by the binary name (Metadata.BuildProperties.Binary, else the logical id without "Function" in
+    kebab-case), as the local stack serves it."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda _loader, _suffix, _node: None)
+    doc = yaml.load(template.read_text(), Loader=Loader) or {}
+    default = ((doc.get("Globals") or {}).get("Function") or {}).get("Timeout", 3)
+    out: dict[str, float] = {}
+    for logical, res in (doc.get("Resources") or {}).items():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        name = binary or re.sub(r"(?<!^)(?=[A-Z])", "-", logical.removesuffix("Function")).lower()
+        out[name] = float((res.get("Properties") or {}).get("Timeout") or default)
+    return out
+
+
+def timed_out(name: str, seconds: float, form: str) -> tuple[int, dict[str, str], bytes]:
+    """Lambda's answer for an invocation that ran past the function's Timeout: 200 + Unhandled.
+    `form` "Sandbox.Timedout" (today's payload, with errorType) or "Lambda.Unknown" (the older
+    payload without errorType, which Step Functions names Lambda.Unknown)."""
+    rid = str(uuid.uuid4())
+    if form == "Lambda.Unknown":
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        doc = {"errorMessage": f"{ts} {rid} Task timed out after {seconds:.2f} seconds"}
+    else:
+        doc = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {rid} Error: Task timed out after {seconds:.2f} seconds"}
+    return 200, {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"}, json.dumps(doc).encode()
+
+
+def too_many_requests() -> tuple[int, dict[str, str], bytes]:
+    """Lambda's throttling answer (429 TooManyRequestsException; Step Functions:
+    Lambda.TooManyRequestsException)."""
+    doc = {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User", "message": "Rate Exceeded."}
+    return 429, {"x-amzn-ErrorType": "TooManyRequestsException", "Retry-After": "1"}, json.dumps(doc).encode()
+
+
 class Router:
     """WSGI middleware in front of moto's app."""
 
@@ -104,6 +152,36 @@ class Router:
         # local.aws.iam.Iam: requests signed with a function's key are allowed or denied by its role
         self.iam = iam
         self._lock = threading.Lock()
+        # Lambda limits (set_limits / POST /_local/lambda): each function's Timeout in seconds (None
+        # or absent: not timed), how a timeout answers, how many next sync invokes answer 429.
+        self.timeouts: dict[str, float] = {}
+        self.timeout_error = "Sandbox.Timedout"
+        self.throttles: dict[str, int] = {}
+        # (runtime URL, function) pairs that answered once: the first invoke is the cold start
+        # (cargo lambda watch may build and start the binary), like Lambda's Init phase not timed.
+        self._warm: set[tuple[str, str]] = set()
+
+    def set_limits(self, args: dict) -> dict:
+        """{"timeouts": {fn: seconds|null}, "timeout_error": "Sandbox.Timedout"|"Lambda.Unknown",
+        "throttle": {fn: count}}: what the next invokes of those functions meet."""
+        for fn, secs in (args.get("timeouts") or {}).items():
+            if secs is None:
+                self.timeouts.pop(fn, None)
+            elif float(secs) <= 0:
+                raise ValueError(f"timeout of {fn} must be > 0")
+            else:
+                self.timeouts[fn] = float(secs)
+        if "timeout_error" in args:
+            if args["timeout_error"] not in ("Sandbox.Timedout", "Lambda.Unknown"):
+                raise ValueError("timeout_error must be 'Sandbox.Timedout' or 'Lambda.Unknown'")
+            self.timeout_error = args["timeout_error"]
+        with self._lock:
+            for fn, n in (args.get("throttle") or {}).items():
+                if int(n) < 0:
+                    raise ValueError(f"throttle count of {fn} must be >= 0")
+                self.throttles[fn] = int(n)
+            throttles = dict(self.throttles)
+        return {"timeouts": self.timeouts, "timeout_error": self.timeout_error, "throttle": throttles}
 
     def target(self, name: str) -> str | None:
         return self.routes.get(name) or self.lambda_url
@@ -141,18 +219,36 @@ class Router:
             start_response("204 No Content", [])
             return [b""]
         if kind == "Event":
-            threading.Thread(target=self._call, args=(name, base, payload), daemon=True).start()
+            threading.Thread(target=self._call, args=(name, base, payload, False), daemon=True).start()
             start_response("202 Accepted", [("Content-Length", "0")])
             return [b""]
         status, headers, body = self._call(name, base, payload)
-        reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
+        reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "Error")
         hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + list(headers.items())
         start_response(f"{status} {reason}", hdrs)
         return [body]
 
-    def _call(self, name: str, base: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _call(self, name: str, base: str, payload: bytes, sync: bool = True) -> tuple[int, dict[str, str], bytes]:
         t0 = time.time()
-        status, headers, body = call_function(base, name, payload)
+        with self._lock:
+            throttled = sync and self.throttles.get(name, 0) > 0
+            if throttled:
+                self.throttles[name] -= 1
+        limit = self.timeouts.get(name) if (base, name) in self._warm else None
+        if throttled:
+            status, headers, body = too_many_requests()
+            headers = {"x-amzn-RequestId": str(uuid.uuid4())} | headers
+        elif limit is None:
+            status, headers, body = call_function(base, name, payload)
+        else:
+            status, headers, body = call_function(base, name, payload, timeout=limit)
+            # The runtime did not answer within the function's Timeout: Lambda stops the function
+            # and answers Task timed out (here the local process keeps running, its answer is lost).
+            if status == 500 and time.time() - t0 >= limit - 0.05:
+                status, headers, body = timed_out(name, limit, self.timeout_error)
+                headers = {"x-amzn-RequestId": str(uuid.uuid4())} | headers
+        if status != 500 and not throttled:
+            self._warm.add((base, name))
         rec = {
             "ts": t0,
             "function": name,

@@ -53,6 +53,7 @@ class Emulator:
         self.msk: Any = None
         self.bridge: Any = None
         self.router: Any = None
+        self.ec2_client: Any = None
         self.iam: Any = None
         self.server: Any = None
         self._stopped = threading.Event()
@@ -115,17 +116,19 @@ class Emulator:
         client_env |= cfg.client_env
         for d in ("home", "tmp"):
             (self.state / "ec2-client" / d).mkdir(parents=True, exist_ok=True)
-        ssm_mod.install(
-            ssm_mod.EC2Client(
-                instance_id=cfg.client_instance_id,
-                work_dir=self.state / "ec2-client" / "ssm",
-                wrap=self.cluster.wrap if self.cluster is not None else list,
-                env=client_env,
-                region=cfg.region,
-                account_id=cfg.account_id,
-                s3_put=s3_put,
-            )
+        self.ec2_client = ssm_mod.EC2Client(
+            instance_id=cfg.client_instance_id,
+            work_dir=self.state / "ec2-client" / "ssm",
+            wrap=self.cluster.wrap if self.cluster is not None else list,
+            env=client_env,
+            region=cfg.region,
+            account_id=cfg.account_id,
+            s3_put=s3_put,
         )
+        ssm_mod.install(self.ec2_client)
+        from local.aws import sfn as sfn_mod
+
+        sfn_mod.install()
 
         journal = self.state / "lambda-invocations.jsonl"
 
@@ -161,6 +164,10 @@ class Emulator:
             "POST /_local/tick": lambda _a: self.bridge.tick() if self.bridge else {},
             "POST /_local/limit": self.set_limit,
             "POST /_local/lambda": self.set_lambda,
+            "GET /_local/ssm": lambda _a: self.ec2_client.list_rules(),
+            "POST /_local/ssm": self.ec2_client.add_rule,
+            "GET /_local/msk": lambda _a: self.msk.describe_control() if self.msk else {},
+            "POST /_local/msk": self.control_msk,
         }
         self.router = Router(
             DomainDispatcherApplication(create_backend_app),
@@ -170,6 +177,10 @@ class Emulator:
             journal=journal_write,
             iam=self.iam,
         )
+        if cfg.enforce_lambda_timeouts:
+            from local.aws.router import function_timeouts
+
+            self.router.timeouts = function_timeouts(Path(__file__).resolve().parents[2] / "template.yaml")
 
         if cfg.bridge.enabled and self.msk is not None:
             b = cfg.bridge
@@ -269,8 +280,15 @@ class Emulator:
         limit.set_rate(rate)
         return limit.describe()
 
+    def control_msk(self, args: dict) -> dict:
+        if self.msk is None:
+            raise ValueError("no local MSK cluster (start_kafka is off)")
+        return self.msk.control(args)
+
     def set_lambda(self, args: dict) -> dict:
-        """Point Lambda invokes at a (new) cargo lambda watch and/or per-function endpoints."""
+        """Point Lambda invokes at a (new) cargo lambda watch and/or per-function endpoints; set
+        per-function timeouts, the timeout answer's form and throttling (Router.set_limits)."""
+        limits = self.router.set_limits(args)
         if "url" in args:
             self.router.lambda_url = args["url"]
             self.cfg.lambda_url = args["url"]
@@ -279,7 +297,7 @@ class Emulator:
                 self.router.routes.pop(name, None)
             else:
                 self.router.routes[name] = url
-        return {"lambda_url": self.router.lambda_url, "routes": self.router.routes}
+        return {"lambda_url": self.router.lambda_url, "routes": self.router.routes} | limits
 
     def wait(self) -> None:
         while not self._stopped.wait(1.0):

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
+use time::macros::{datetime, format_description};
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// A point in time, always UTC, millisecond precision.
@@ -12,46 +12,58 @@ use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {
+    /// The first instant RFC 3339 can write.
+    pub const MIN: Self = Self(datetime!(0000-01-01 00:00:00 UTC));
+    /// The last instant RFC 3339 can write, at millisecond precision.
+    pub const MAX: Self = Self(datetime!(9999-12-31 23:59:59.999 UTC));
+
     /// Parses RFC 3339 and the `+0000` offset form CloudWatch uses in alarm payloads.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-            return Some(Self::from_offset(t));
+            return Self::from_offset(t);
         }
         // `2026-11-25T18:00:00.123+0000` / `...-0500`: RFC 3339 but for the colon in the offset.
-        let (body, off) = s.split_at(s.len().checked_sub(5)?);
-        let sign = match off.as_bytes().first()? {
-            b'+' => 1,
-            b'-' => -1,
+        // `split_at_checked`: the last five bytes may start inside a multi-byte character.
+        let (body, off) = s.split_at_checked(s.len().checked_sub(5)?)?;
+        let (sign, digits) = match off.as_bytes() {
+            [b'+', d @ ..] => (1, d),
+            [b'-', d @ ..] => (-1, d),
             _ => return None,
         };
-        let digits = &off[1..];
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let &[h1, h2, m1, m2] = digits else { return None };
+        if !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let hours: i8 = digits[..2].parse().ok()?;
-        let minutes: i8 = digits[2..].parse().ok()?;
+        let (hours, minutes) = ((h1 - b'0') * 10 + (h2 - b'0'), (m1 - b'0') * 10 + (m2 - b'0'));
+        let (hours, minutes) = (i8::try_from(hours).ok()?, i8::try_from(minutes).ok()?);
         let offset = UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()?;
         let with_frac = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]");
         let without = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
         let local =
             PrimitiveDateTime::parse(body, with_frac).or_else(|_| PrimitiveDateTime::parse(body, without)).ok()?;
-        Some(Self::from_offset(local.assume_offset(offset)))
+        Self::from_offset(local.assume_offset(offset))
     }
 
     pub fn from_unix_millis(ms: i64) -> Option<Self> {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok().map(Self::from_offset)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok().and_then(Self::from_offset)
     }
 
     pub fn now() -> Self {
-        Self::from_offset(OffsetDateTime::now_utc())
+        let now = OffsetDateTime::now_utc();
+        Self::from_offset(now).unwrap_or(Self(now))
     }
 
-    fn from_offset(t: OffsetDateTime) -> Self {
-        let t = t.to_offset(UtcOffset::UTC);
+    /// The same instant in UTC; `None` outside years 0000..=9999, the range RFC 3339 can write (a
+    /// local time of 9999-12-31 with a negative offset is already year 10000 in UTC).
+    fn from_offset(t: OffsetDateTime) -> Option<Self> {
+        let t = t.checked_to_offset(UtcOffset::UTC)?;
+        if t < Self::MIN.0 || t > Self::MAX.0 {
+            return None;
+        }
         // Millisecond precision: what every AWS API here round-trips.
         let t = t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(t);
-        Self(t)
+        Some(Self(t))
     }
 
     pub fn unix_millis(self) -> i64 {
@@ -72,8 +84,11 @@ impl Timestamp {
         )
     }
 
+    /// `self` moved by `minutes`, held at [`Self::MIN`] or [`Self::MAX`] rather than overflowing: a
+    /// time stamp from an event may sit at either end.
     pub fn plus_minutes(self, minutes: i64) -> Self {
-        Self(self.0 + Duration::minutes(minutes))
+        let t = self.0.saturating_add(Duration::seconds(minutes.saturating_mul(60)));
+        Self(t.clamp(Self::MIN.0, Self::MAX.0))
     }
 
     /// Whole seconds from `earlier` to `self` (negative if `earlier` is later).

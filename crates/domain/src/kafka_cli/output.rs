@@ -24,10 +24,18 @@ use thiserror::Error;
 pub enum OutputError {
     #[error("not kafka-reassign-partitions --verify output (no status line and no partition line)")]
     NotVerifyOutput,
+    /// `--verify` printed no partition line we recognise: nothing can be said about the moves, so it
+    /// must never read as "every partition complete". The tool's `Error:` lines, if any, say why.
+    #[error("kafka-reassign-partitions --verify reported no partition{}", tool_errors(.0))]
+    NoPartitionLines(Vec<String>),
     #[error("unexpected line in kafka-reassign-partitions --list output: {0:?}")]
     ListLine(String),
     #[error("unparseable partition {0:?} in Kafka CLI output")]
     Partition(String),
+}
+
+fn tool_errors(errors: &[String]) -> String {
+    if errors.is_empty() { String::new() } else { format!(": {}", errors.join("; ")) }
 }
 
 /// A topic partition as the Kafka tools print it: `<topic>-<partition>` (the topic may hold `-`).
@@ -137,10 +145,11 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// A report without partitions ([`parse_verify`] never returns one) is never complete.
     pub fn outcome(&self) -> VerifyOutcome {
         if self.partitions.iter().any(|p| matches!(p.state, PartitionState::Failed { .. })) {
             VerifyOutcome::Failed
-        } else if self.partitions.iter().all(|p| p.state == PartitionState::Complete) {
+        } else if !self.partitions.is_empty() && self.partitions.iter().all(|p| p.state == PartitionState::Complete) {
             VerifyOutcome::Complete
         } else {
             VerifyOutcome::InProgress
@@ -152,7 +161,8 @@ impl VerifyReport {
     }
 }
 
-/// Parses `--verify` output (Kafka 2.x, 3.x and 4.x wordings).
+/// Parses `--verify` output (Kafka 2.x, 3.x and 4.x wordings). At least one partition line must be
+/// recognised: a status header alone (the tool died after it) is [`OutputError::NoPartitionLines`].
 pub fn parse_verify(text: &str) -> Result<VerifyReport, OutputError> {
     let mut report = VerifyReport { partitions: Vec::new(), throttles_removed: false, errors: Vec::new() };
     let (mut header, mut broker_cleared, mut topic_cleared) = (false, false, false);
@@ -200,8 +210,8 @@ pub fn parse_verify(text: &str) -> Result<VerifyReport, OutputError> {
         // Anything else (log-dir move lines, stack traces after an Error:, blank lines) is not ours
         // to judge: the partition lines decide.
     }
-    if !header && report.partitions.is_empty() {
-        return Err(OutputError::NotVerifyOutput);
+    if report.partitions.is_empty() {
+        return Err(if header { OutputError::NoPartitionLines(report.errors) } else { OutputError::NotVerifyOutput });
     }
     report.throttles_removed = broker_cleared && topic_cleared;
     Ok(report)
@@ -406,6 +416,21 @@ mod tests {
     fn verify_without_status_or_partitions_is_refused() {
         assert_eq!(parse_verify("Error: boom\n"), Err(OutputError::NotVerifyOutput));
         assert_eq!(parse_verify(""), Err(OutputError::NotVerifyOutput));
+    }
+
+    #[test]
+    fn verify_with_no_recognised_partition_line_is_unreadable_not_complete() {
+        let header_only = "Status of partition reassignment:\n\nClearing broker-level throttles on brokers 1,2\n";
+        assert_eq!(parse_verify(header_only), Err(OutputError::NoPartitionLines(vec![])));
+        let died = "Status of partition reassignment:\nError: org.apache.kafka.common.errors.TimeoutException: x\n";
+        let e = parse_verify(died).unwrap_err();
+        assert!(e.to_string().contains("no partition: org.apache.kafka.common.errors.TimeoutException: x"), "{e}");
+        // Unknown wording is not read as "nothing left to move" either.
+        let reworded = "Status of partition reassignment:\nPartition t-0: done\n";
+        assert!(matches!(parse_verify(reworded), Err(OutputError::NoPartitionLines(_))));
+        // Nor is a hand-made empty report.
+        let empty = VerifyReport { partitions: vec![], throttles_removed: true, errors: vec![] };
+        assert_ne!(empty.outcome(), VerifyOutcome::Complete);
     }
 
     #[test]

@@ -311,6 +311,19 @@ fn multi_byte_time_stamps_are_refused_not_panics() {
 }
 
 #[test]
+fn errors_about_tool_output_stay_one_line() {
+    let text = "Status of partition reassignment:\nReassignment of partition a\rb-0 is odd\n";
+    let e = kafka_cli::parse_verify(text).unwrap_err().to_string();
+    assert!(!e.contains('\r'), "{e:?}");
+    let e = kafka_cli::parse_verify("Status of partition reassignment:\nError: x\ry\n").unwrap_err().to_string();
+    assert!(!e.contains('\r'), "{e:?}");
+    let r = kafka_cli::parse_election(
+        "Error completing leader election (PREFERRED) for partition: t\r-0: Exception: m\r\n",
+    );
+    assert!(!r.failed[0].contains('\r'), "{:?}", r.failed);
+}
+
+#[test]
 fn verify_output_cut_after_its_header_is_unreadable() {
     for text in KAFKA.iter().filter(|t| t.starts_with("Status of partition reassignment:")) {
         let header = text.lines().next().unwrap();

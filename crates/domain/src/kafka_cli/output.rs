@@ -34,6 +34,12 @@ pub enum OutputError {
     Partition(String),
 }
 
+/// At most `max` characters of tool output for a message, control characters (a stray `\r`) dropped,
+/// so every error stays one line.
+fn shown(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
 fn tool_errors(errors: &[String]) -> String {
     if errors.is_empty() { String::new() } else { format!(": {}", errors.join("; ")) }
 }
@@ -47,7 +53,7 @@ pub struct TopicPartition {
 
 impl TopicPartition {
     pub fn parse(s: &str) -> Result<Self, OutputError> {
-        let err = || OutputError::Partition(s.chars().take(80).collect());
+        let err = || OutputError::Partition(shown(s, 80));
         let (topic, partition) = s.rsplit_once('-').ok_or_else(err)?;
         if partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err());
@@ -183,17 +189,15 @@ pub fn parse_verify(text: &str) -> Result<VerifyReport, OutputError> {
             } else if let Some(tp) = rest.strip_suffix(" failed").or_else(|| rest.strip_suffix(" failed.")) {
                 (tp, PartitionState::Failed { current: Vec::new(), target: Vec::new() })
             } else {
-                return Err(OutputError::Partition(rest.chars().take(80).collect()));
+                return Err(OutputError::Partition(shown(rest, 80)));
             };
             report.partitions.push(PartitionStatus { partition: TopicPartition::parse(tp)?, state });
         } else if let Some(rest) = line.strip_prefix("There is no active reassignment of partition ") {
-            let (tp, sets) = rest
-                .split_once(", but replica set is ")
-                .ok_or_else(|| OutputError::Partition(rest.chars().take(80).collect()))?;
+            let (tp, sets) =
+                rest.split_once(", but replica set is ").ok_or_else(|| OutputError::Partition(shown(rest, 80)))?;
             let sets = sets.strip_suffix('.').unwrap_or(sets);
-            let (current, target) = sets
-                .split_once(" rather than ")
-                .ok_or_else(|| OutputError::Partition(rest.chars().take(80).collect()))?;
+            let (current, target) =
+                sets.split_once(" rather than ").ok_or_else(|| OutputError::Partition(shown(rest, 80)))?;
             report.partitions.push(PartitionStatus {
                 partition: TopicPartition::parse(tp)?,
                 state: PartitionState::Failed { current: id_list(current)?, target: id_list(target)? },
@@ -205,7 +209,7 @@ pub fn parse_verify(text: &str) -> Result<VerifyReport, OutputError> {
         } else if line.contains("Clearing topic-level throttles on topic") {
             topic_cleared = true;
         } else if let Some(msg) = line.strip_prefix("Error: ") {
-            report.errors.push(msg.chars().take(300).collect());
+            report.errors.push(shown(msg, 300));
         }
         // Anything else (log-dir move lines, stack traces after an Error:, blank lines) is not ours
         // to judge: the partition lines decide.
@@ -222,9 +226,7 @@ fn id_list(s: &str) -> Result<Vec<u32>, OutputError> {
     if s.is_empty() {
         return Ok(Vec::new());
     }
-    s.split(',')
-        .map(|id| id.trim().parse::<u32>().map_err(|_| OutputError::Partition(s.chars().take(80).collect())))
-        .collect()
+    s.split(',').map(|id| id.trim().parse::<u32>().map_err(|_| OutputError::Partition(shown(s, 80)))).collect()
 }
 
 /// Partitions with a reassignment in progress, from `--list`.
@@ -234,8 +236,7 @@ pub fn parse_list(text: &str) -> Result<Vec<TopicPartition>, OutputError> {
         if line == "No partition reassignments found." || line == "Current partition reassignments:" {
             continue;
         }
-        let (tp, _) =
-            line.split_once(": replicas: ").ok_or_else(|| OutputError::ListLine(line.chars().take(80).collect()))?;
+        let (tp, _) = line.split_once(": replicas: ").ok_or_else(|| OutputError::ListLine(shown(line, 80)))?;
         out.push(TopicPartition::parse(tp)?);
     }
     Ok(out)
@@ -320,7 +321,7 @@ pub fn parse_election(text: &str) -> ElectionReport {
             // and the message, drop the exception class.
             let (tp, why) = rest.split_once(": ").unwrap_or((rest, ""));
             let why = why.rsplit_once("Exception: ").map_or(why, |(_, m)| m);
-            out.failed.push(format!("{tp}: {}", why.chars().take(160).collect::<String>()));
+            out.failed.push(format!("{}: {}", shown(tp, 80), shown(why, 160)));
         } else if line == ELECTION_INCOMPLETE_MARKER {
             out.incomplete = true;
         }

@@ -12,6 +12,9 @@ before any execution runs (idempotent):
   (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); moto refused exactly
   262,144 bytes. A state's output, a task's result and a Lambda's payload over it are
   `States.DataLimitExceeded` (moto checks those; its check is kept, with the inclusive bound).
+* A state's input after Parameters processing over the quota is `States.DataLimitExceeded` too
+  (concepts-error-handling: "The input of a state is larger than the payload size quota after
+  Parameters processing"); moto did not check it, so a Task invoked its function with it.
 * StartExecution refuses an input over 262,144 bytes (API reference: `input` "Maximum length of
   262144", a ValidationException); moto accepted any size.
 * A Lambda function error whose payload has no `errorType` (Lambda's older answer for a function
@@ -88,6 +91,42 @@ def install() -> None:
     # -- 256 KiB inclusive ----------------------------------------------------------------------
     for mod in (quotas, state_mod, stl, sts):
         mod.is_within_size_quota = is_within_size_quota  # type: ignore[attr-defined]
+
+    # -- a state's input after Parameters ---------------------------------------------------------
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common import parargs
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    orig_parargs = parargs.Parargs._eval_body
+
+    def parargs_eval(self: Any, env: Any) -> None:
+        orig_parargs(self, env)
+        if env.stack and not is_within_size_quota(env.stack[-1]):
+            typ = StatesErrorNameType.StatesStatesDataLimitExceeded
+            raise FailureEventException(
+                failure_event=FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=typ),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            error=typ.to_name(),
+                            cause=f"The state/task '{env.next_state_name}' has an input after Parameters "
+                            "processing with a size exceeding the maximum number of bytes service limit.",
+                        )
+                    ),
+                )
+            )
+
+    parargs.Parargs._eval_body = parargs_eval
 
     # -- Lambda.Unknown for a function error without errorType --------------------------------
     def unknown_when_untyped(cls: Any) -> None:

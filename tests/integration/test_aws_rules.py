@@ -476,6 +476,12 @@ def test_state_over_256_kib_fails_even_with_a_catch_on_states_all(sfn_stack: Sta
     asl = {"StartAt": "Double", "States": {"Double": {"Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"},
                                                       "End": True}}}
     d = _run(sfn_stack, asl, {"s": "y" * 140_000}, "big-pass")
+    # A task whose input after Parameters is over the quota: refused before its function runs.
+    calls = len([i for i in sfn_stack.invocations() if i["function"] == "slow"])
+    payload = {"sleep": 0, "a.$": "$.s", "b.$": "$.s"}
+    d = _run(sfn_stack, _caught("slow", payload, ["States.ALL"]), {"s": "y" * 140_000}, "big-input")
+    assert d["status"] == "FAILED" and d["error"] == "States.DataLimitExceeded", d
+    assert len([i for i in sfn_stack.invocations() if i["function"] == "slow"]) == calls
     assert d["status"] == "FAILED" and d["error"] == "States.DataLimitExceeded", d
 
 

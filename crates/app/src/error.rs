@@ -15,6 +15,9 @@ pub enum AppError {
     ClusterNotActive(String),
     #[error("{0}")]
     ClusterFailed(String),
+    /// Our UpdateBrokerCount operation ended UPDATE_FAILED; the message carries MSK's errorInfo.
+    #[error("{0}")]
+    ScaleFailed(String),
     #[error("{0}")]
     VersionConflict(String),
     #[error("{0}")]
@@ -38,6 +41,7 @@ impl AppError {
             Self::ClusterNotFound(_) => "ClusterNotFound",
             Self::ClusterNotActive(_) => "ClusterNotActive",
             Self::ClusterFailed(_) => "ClusterFailed",
+            Self::ScaleFailed(_) => "ScaleFailed",
             Self::VersionConflict(_) => "VersionConflict",
             Self::AtCeiling(_) => "AtCeiling",
             Self::CommandFailed(_) => "CommandFailed",

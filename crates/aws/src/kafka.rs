@@ -1,7 +1,10 @@
-//! MSK adapter: `ClusterControl` and `ClusterScaling` over `aws_sdk_kafka::Client`.
+//! MSK adapter: `ClusterControl` and `ClusterScaling` (including the cluster operations the scale
+//! step polls) over `aws_sdk_kafka::Client`.
 
 use crate::error::{AwsError, ErrorKind, Result};
-use crate::ports::{BootstrapBrokers, ClusterControl, ClusterScaling};
+use crate::ports::{
+    BootstrapBrokers, ClusterControl, ClusterOperation, ClusterOperations, ClusterScaling, OperationState,
+};
 use autoheal_domain::cluster::{ClusterArn, ClusterInfo, ClusterName, ClusterState, ClusterVersion};
 use aws_sdk_kafka::types::{Cluster, ClusterType};
 use tracing::instrument;
@@ -132,6 +135,55 @@ impl ClusterScaling for MskClusters {
             sasl_scram: s(out.bootstrap_broker_string_sasl_scram()),
             sasl_iam: s(out.bootstrap_broker_string_sasl_iam()),
         })
+    }
+}
+
+impl ClusterOperations for MskClusters {
+    #[instrument(skip(self))]
+    async fn describe_operation(&self, operation_arn: &str) -> Result<ClusterOperation> {
+        let out = self
+            .client
+            .describe_cluster_operation_v2()
+            .cluster_operation_arn(operation_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeClusterOperationV2", e))?;
+        let op = out.cluster_operation_info().ok_or_else(|| {
+            AwsError::new("DescribeClusterOperationV2", ErrorKind::Other, "response carries no ClusterOperationInfo")
+        })?;
+        let error = op.error_info().map(|e| {
+            (e.error_code().unwrap_or("unknown").to_owned(), e.error_string().unwrap_or("no error string").to_owned())
+        });
+        Ok(ClusterOperation {
+            arn: op.operation_arn().unwrap_or(operation_arn).to_owned(),
+            operation_type: op.operation_type().unwrap_or_default().to_owned(),
+            state: OperationState::parse(op.operation_state().unwrap_or("UNKNOWN")),
+            error,
+        })
+    }
+
+    #[instrument(skip(self), fields(cluster_arn = %arn))]
+    async fn operations_in_progress(&self, arn: &ClusterArn) -> Result<Vec<ClusterOperation>> {
+        // Newest first: an operation still running is on the first page.
+        let out = self
+            .client
+            .list_cluster_operations_v2()
+            .cluster_arn(arn.as_str())
+            .max_results(20)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListClusterOperationsV2", e))?;
+        Ok(out
+            .cluster_operation_info_list()
+            .iter()
+            .map(|o| ClusterOperation {
+                arn: o.operation_arn().unwrap_or_default().to_owned(),
+                operation_type: o.operation_type().unwrap_or_default().to_owned(),
+                state: OperationState::parse(o.operation_state().unwrap_or("UNKNOWN")),
+                error: None,
+            })
+            .filter(|o| o.state.is_running())
+            .collect())
     }
 }
 

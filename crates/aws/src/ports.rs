@@ -59,6 +59,63 @@ pub trait ClusterScaling: Send + Sync {
     fn bootstrap_brokers(&self, arn: &ClusterArn) -> impl Future<Output = Result<BootstrapBrokers>> + Send;
 }
 
+/// MSK's cluster operations: what the scale step polls instead of waiting blind.
+pub trait ClusterOperations: Send + Sync {
+    /// DescribeClusterOperationV2: where one operation (ours, from UpdateBrokerCount) stands.
+    fn describe_operation(&self, operation_arn: &str) -> impl Future<Output = Result<ClusterOperation>> + Send;
+
+    /// ListClusterOperationsV2 (first page, newest first): the operations that have not ended yet.
+    fn operations_in_progress(&self, arn: &ClusterArn) -> impl Future<Output = Result<Vec<ClusterOperation>>> + Send;
+}
+
+/// One MSK cluster operation, as DescribeClusterOperationV2 / ListClusterOperationsV2 report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterOperation {
+    pub arn: String,
+    /// e.g. `UPDATE_BROKER_COUNT`, `UPDATE_CLUSTER_CONFIGURATION`.
+    pub operation_type: String,
+    pub state: OperationState,
+    /// `errorInfo` of a failed operation: (errorCode, errorString). Only the describe call carries it.
+    pub error: Option<(String, String)>,
+}
+
+/// MSK's `operationState`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationState {
+    Pending,
+    InProgress,
+    Complete,
+    Failed,
+    Other(String),
+}
+
+impl OperationState {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "PENDING" => Self::Pending,
+            "UPDATE_IN_PROGRESS" => Self::InProgress,
+            "UPDATE_COMPLETE" => Self::Complete,
+            "UPDATE_FAILED" => Self::Failed,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::InProgress => "UPDATE_IN_PROGRESS",
+            Self::Complete => "UPDATE_COMPLETE",
+            Self::Failed => "UPDATE_FAILED",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Not ended yet (an unknown state counts as running: waiting is the safe reading).
+    pub fn is_running(&self) -> bool {
+        matches!(self, Self::Pending | Self::InProgress | Self::Other(_))
+    }
+}
+
 /// GetBootstrapBrokers, one string per listener (absent when the listener is off).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BootstrapBrokers {

@@ -14,8 +14,8 @@ use autoheal_app::workflow::WorkflowState;
 use autoheal_app::workflow::kafka_ops::{KafkaOps, KafkaOpsConfig};
 use autoheal_aws::error::Result as AwsResult;
 use autoheal_aws::ports::{
-    BootstrapBrokers, ClusterControl, ClusterScaling, CommandInvocation, CommandRequest, CommandRunner, CommandStatus,
-    ObjectStore,
+    BootstrapBrokers, ClusterControl, ClusterOperation, ClusterOperations, ClusterScaling, CommandInvocation,
+    CommandRequest, CommandRunner, CommandStatus, ObjectStore, OperationState,
 };
 use autoheal_aws::{AwsError, ErrorKind};
 use autoheal_domain::cluster::{ClusterArn, ClusterInfo, ClusterName, ClusterVersion};
@@ -86,6 +86,25 @@ impl<C: ClusterScaling> ClusterScaling for ReadOnlyMsk<C> {
 
     async fn bootstrap_brokers(&self, arn: &ClusterArn) -> AwsResult<BootstrapBrokers> {
         self.inner.bootstrap_brokers(arn).await
+    }
+}
+
+/// Reads go to AWS; the operation that was never sent is PENDING (it would have just started).
+impl<C: ClusterOperations> ClusterOperations for ReadOnlyMsk<C> {
+    async fn describe_operation(&self, operation_arn: &str) -> AwsResult<ClusterOperation> {
+        if operation_arn == NOT_SENT {
+            return Ok(ClusterOperation {
+                arn: NOT_SENT.to_owned(),
+                operation_type: "UPDATE_BROKER_COUNT".to_owned(),
+                state: OperationState::Pending,
+                error: None,
+            });
+        }
+        self.inner.describe_operation(operation_arn).await
+    }
+
+    async fn operations_in_progress(&self, arn: &ClusterArn) -> AwsResult<Vec<ClusterOperation>> {
+        self.inner.operations_in_progress(arn).await
     }
 }
 

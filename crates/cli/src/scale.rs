@@ -10,7 +10,7 @@ use crate::error::CliError;
 use autoheal_app::AppError;
 use autoheal_app::workflow::scale::Scale;
 use autoheal_aws::kafka::MskClusters;
-use autoheal_aws::ports::{ClusterControl, ClusterScaling};
+use autoheal_aws::ports::{ClusterControl, ClusterOperations, ClusterScaling};
 use autoheal_aws::sdk;
 use autoheal_domain::capacity::CapacityPolicy;
 use autoheal_domain::cluster::ClusterArn;
@@ -44,7 +44,7 @@ pub struct Evaluation {
 }
 
 /// Runs the Scale use case over `clusters` wrapped in [`ReadOnlyMsk`].
-pub async fn evaluate<C: ClusterControl + ClusterScaling>(
+pub async fn evaluate<C: ClusterControl + ClusterScaling + ClusterOperations>(
     clusters: C,
     arn: &ClusterArn,
     target: u32,
@@ -87,6 +87,7 @@ pub async fn evaluate<C: ClusterControl + ClusterScaling>(
             (None, note) => json!({"would_call": false, "why": note}),
         },
         "version_retries": progress.as_ref().map(|p| p.version_retries),
+        "waiting_for": progress.as_ref().and_then(|p| p.waiting_for.clone()),
     });
     let check_active = scale.poll(after, now).await.map(|s| {
         s.scale.map_or(
@@ -183,9 +184,21 @@ mod tests {
         assert_eq!(eval.check_active.unwrap().unwrap()["active"], true);
 
         let updating = describe(ClusterState::Updating, 2);
-        let eval = evaluate(msk(&[&updating, &update]), &arn, 4, 12, now()).await;
+        let theirs = mock!(aws_sdk_kafka::Client::list_cluster_operations_v2).then_output(|| {
+            aws_sdk_kafka::operation::list_cluster_operations_v2::ListClusterOperationsV2Output::builder()
+                .cluster_operation_info_list(
+                    aws_sdk_kafka::types::ClusterOperationV2Summary::builder()
+                        .operation_arn("arn:op/theirs")
+                        .operation_type("UPDATE_SECURITY")
+                        .operation_state("UPDATE_IN_PROGRESS")
+                        .build(),
+                )
+                .build()
+        });
+        let eval = evaluate(msk(&[&updating, &update, &theirs]), &arn, 4, 12, now()).await;
         let v = eval.scale.unwrap();
         assert!(v["update_broker_count"]["why"].as_str().unwrap().contains("in progress"), "{v}");
+        assert_eq!(v["waiting_for"], "arn:op/theirs (UPDATE_SECURITY)", "{v}");
         assert!(eval.would_send.is_empty());
         assert_eq!(update.num_calls(), 0);
     }

@@ -1,11 +1,13 @@
 //! ScaleBrokers and the WaitForActive poll. UpdateBrokerCount is idempotent here: a cluster at or
-//! above the target is left alone, an operation already in progress is waited for, and a stale
-//! CurrentVersion is re-read once before giving up with `VersionConflict`.
+//! above the target is left alone, someone else's operation in progress is waited for (and our
+//! update sent once it ends), and a stale CurrentVersion is re-read once before giving up with
+//! `VersionConflict`. The poll reads our operation (DescribeClusterOperationV2): UPDATE_FAILED fails
+//! at once with MSK's error info (`ScaleFailed`), not after the time limit.
 
 use super::state::{ScaleProgress, Settings, WorkflowState};
 use crate::error::{AppError, Result};
 use autoheal_aws::ErrorKind;
-use autoheal_aws::ports::{ClusterControl, ClusterScaling};
+use autoheal_aws::ports::{ClusterControl, ClusterOperations, ClusterScaling, OperationState};
 use autoheal_domain::cluster::{ClusterInfo, ClusterState};
 use autoheal_domain::time::Timestamp;
 use tracing::{info, warn};
@@ -16,7 +18,7 @@ pub struct Scale<C> {
     pub max_brokers: u32,
 }
 
-impl<C: ClusterControl + ClusterScaling> Scale<C> {
+impl<C: ClusterControl + ClusterScaling + ClusterOperations> Scale<C> {
     /// ScaleBrokers: ask for the target count unless the cluster has it or is already changing.
     pub async fn scale(&self, mut state: WorkflowState, now: Timestamp) -> Result<WorkflowState> {
         let target = state.target_broker_count;
@@ -39,20 +41,52 @@ impl<C: ClusterControl + ClusterScaling> Scale<C> {
             active: false,
             polls: 0,
             version_retries: 0,
+            waiting_for: None,
+            operation_state: None,
         };
+        if let Some(note) = self.no_call_needed(&info, target)? {
+            info!(cluster = %info.name, note = %note, "UpdateBrokerCount not needed");
+            if info.state == ClusterState::Updating && info.broker_count < target {
+                // Someone else's operation: remember which, so the poll knows the update is not ours.
+                let running = self.clusters.operations_in_progress(&state.cluster_arn).await?;
+                progress.waiting_for = Some(
+                    running
+                        .first()
+                        .map(|o| format!("{} ({})", o.arn, o.operation_type))
+                        .unwrap_or_else(|| "an operation MSK does not list".to_owned()),
+                );
+            }
+            progress.note = Some(note);
+        } else {
+            info = self.request(&state, info, &mut progress).await?;
+        }
+        state.current_version = info.current_version.clone();
+        state.scale = Some(progress);
+        Ok(state)
+    }
+
+    /// UpdateBrokerCount from `info`, reading the cluster again once on a stale CurrentVersion.
+    /// Returns the cluster as last read.
+    async fn request(
+        &self,
+        state: &WorkflowState,
+        mut info: ClusterInfo,
+        progress: &mut ScaleProgress,
+    ) -> Result<ClusterInfo> {
+        let target = progress.target;
         let mut attempt = 0;
         loop {
             if let Some(note) = self.no_call_needed(&info, target)? {
                 info!(cluster = %info.name, note = %note, "UpdateBrokerCount not needed");
                 progress.note = Some(note);
-                break;
+                return Ok(info);
             }
             match self.clusters.update_broker_count(&state.cluster_arn, &info.current_version, target).await {
                 Ok(op) => {
                     info!(cluster = %info.name, from = info.broker_count, target, operation = %op, "UpdateBrokerCount requested");
                     progress.requested = true;
                     progress.operation_arn = Some(op);
-                    break;
+                    return Ok(info);
                 }
                 Err(e) if e.kind == ErrorKind::Conflict && attempt == 0 => {
                     // Somebody changed the cluster since we read it: read again, decide again.
@@ -69,9 +103,6 @@ impl<C: ClusterControl + ClusterScaling> Scale<C> {
                 Err(e) => return Err(e.into()),
             }
         }
-        state.current_version = info.current_version.clone();
-        state.scale = Some(progress);
-        Ok(state)
     }
 
     /// `Some(reason)` when UpdateBrokerCount must not be called.
@@ -87,16 +118,28 @@ impl<C: ClusterControl + ClusterScaling> Scale<C> {
         }
     }
 
-    /// WaitForActive's check: done when ACTIVE with at least the target count; FAILED and the time
-    /// limit fail the execution.
+    /// WaitForActive's check: done when ACTIVE with at least the target count. Our operation
+    /// UPDATE_FAILED, a FAILED cluster and the time limit fail the execution. When the cluster was
+    /// busy with someone else's operation, our UpdateBrokerCount is sent as soon as it is ACTIVE.
     pub async fn poll(&self, mut state: WorkflowState, now: Timestamp) -> Result<WorkflowState> {
         let settings = state.settings.unwrap_or_default();
         let mut progress = state
             .scale
             .clone()
             .ok_or_else(|| AppError::InvalidInput("WaitForActive without ScaleBrokers before it".into()))?;
-        let info = self.clusters.describe_cluster(&state.cluster_arn).await?;
         progress.polls += 1;
+        if let Some(op_arn) = progress.operation_arn.clone().filter(|a| !a.is_empty()) {
+            let op = self.clusters.describe_operation(&op_arn).await?;
+            progress.operation_state = Some(op.state.as_str().to_owned());
+            if op.state == OperationState::Failed {
+                let (code, text) = op.error.unwrap_or_else(|| ("unknown".into(), "MSK gave no error info".into()));
+                return Err(AppError::ScaleFailed(format!(
+                    "UpdateBrokerCount to {} brokers failed: operation {op_arn} is UPDATE_FAILED ({code}: {text})",
+                    progress.target
+                )));
+            }
+        }
+        let info = self.clusters.describe_cluster(&state.cluster_arn).await?;
         progress.state = info.state.to_string();
         progress.broker_count = info.broker_count;
         if info.state == ClusterState::Failed {
@@ -106,13 +149,22 @@ impl<C: ClusterControl + ClusterScaling> Scale<C> {
             )));
         }
         progress.active = info.state == ClusterState::Active && info.broker_count >= progress.target;
+        if !progress.active && !progress.requested && info.state == ClusterState::Active {
+            // The operation we waited for has ended and the cluster is still below target: our turn.
+            info!(cluster = %info.name, brokers = info.broker_count, target = progress.target,
+                  waited_for = progress.waiting_for.as_deref().unwrap_or("-"), "cluster ACTIVE again; sending our UpdateBrokerCount");
+            let after = self.request(&state, info.clone(), &mut progress).await?;
+            progress.state = after.state.to_string();
+            progress.broker_count = after.broker_count;
+            state.current_version = after.current_version;
+        }
         let waited = now.seconds_since(progress.started_at).max(0) as u64;
         if !progress.active && waited >= timeout(&settings) {
             return Err(AppError::ClusterNotActive(format!(
                 "cluster {} is {} with {} brokers after {} minutes; expected ACTIVE with {}",
-                info.name,
-                info.state,
-                info.broker_count,
+                state.cluster_name,
+                progress.state,
+                progress.broker_count,
                 waited / 60,
                 progress.target
             )));

@@ -135,6 +135,13 @@ pub struct ScaleProgress {
     pub active: bool,
     pub polls: u32,
     pub version_retries: u32,
+    /// Another operation (not ours) the cluster was UPDATING for when ScaleBrokers ran: the poll
+    /// waits for the cluster to be ACTIVE, then sends our UpdateBrokerCount if still below target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// The last DescribeClusterOperationV2 state of our operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_state: Option<String>,
 }
 
 /// CaptureAssignment (and the capture ConfirmHealed makes).

@@ -2,7 +2,8 @@
 plan bucket, the KMS-less SNS topic with an SQS queue subscribed (the operator's inbox), the approval
 key in Secrets Manager, and the state machine from statemachine/remediation.asl.json with its
 `DefinitionSubstitutions` made. Then every Lambda under `cargo lambda watch` with template.yaml's
-environment, and the few Step Functions calls the demo and the tests watch an execution with.
+environment and the credentials of its own role (template.yaml's policies, enforced by the
+emulator: local/aws/iam.py), and the few Step Functions calls the demo and the tests watch an execution with.
 
 One place for this so the demo and the end-to-end tests deploy the same thing:
 
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.aws.policies import TEMPLATE, LocalValues, TemplateError, function_roles
 from local.kafka.cluster import REPO_ROOT, free_port
-from local.stack import Stack, StackConfig
+from local.stack import DEFAULT_STACK_NAME, Stack, StackConfig
 
 ASL = REPO_ROOT / "statemachine" / "remediation.asl.json"
 KAFKA_BIN = REPO_ROOT / "local" / "kafka" / "bin"
@@ -69,9 +71,21 @@ class Deployment:
     secret_arn: str
     state_machine_arn: str
     approval_port: int
+    name: str = DEFAULT_STACK_NAME
+    template: Path = TEMPLATE
 
     @classmethod
-    def create(cls, stack: Stack, name: str = "msk-autoheal", timings: dict[str, str] | None = None) -> Deployment:
+    def create(cls, stack: Stack, name: str = DEFAULT_STACK_NAME, timings: dict[str, str] | None = None,
+               template: Path | None = None) -> Deployment:
+        """The stack's resources; `template` (default template.yaml) is where the functions' roles
+        and policies are read from when they start (a test deploys a copy with a statement removed)."""
+        template = Path(template or TEMPLATE)
+        try:
+            function_roles(LocalValues(name, stack.region, stack.account_id,
+                                       parameters={"ClusterArn": stack.cluster_arn,
+                                                   "ClientInstanceId": stack.client_instance_id}), template)
+        except (OSError, TemplateError) as e:
+            raise RuntimeError(f"{template}: {e}") from e
         s3, sns, sqs, sfn = (stack.client(x) for x in ("s3", "sns", "sqs", "stepfunctions"))
         bucket = f"{name}-plans-local"
         s3.create_bucket(Bucket=bucket)
@@ -85,7 +99,7 @@ class Deployment:
         sm = sfn.create_state_machine(
             name=f"{name}-remediation", definition=definition(stack.region, stack.account_id, timings),
             roleArn=f"arn:aws:iam::{stack.account_id}:role/{name}-remediation")["stateMachineArn"]
-        return cls(stack, bucket, topic, queue, secret, sm, free_port())
+        return cls(stack, bucket, topic, queue, secret, sm, free_port(), name=name, template=template)
 
     @property
     def approval_url(self) -> str:
@@ -94,7 +108,8 @@ class Deployment:
 
     def lambda_env(self, **overrides: str) -> dict[str, str]:
         """template.yaml's Environment of every function, with its parameter defaults except where
-        a local run needs its own (the Kafka CLI's path, a short command wait); one env serves all."""
+        a local run needs its own (the Kafka CLI's path, a short command wait); each function gets
+        these plus its own role's credentials."""
         return {
             "STATE_MACHINE_ARN": self.state_machine_arn, "MODE": "auto", "APPROVAL_CLUSTERS": "",
             "BROKER_STEP_PER_AZ": "1", "MAX_BROKERS": "12", "COOLDOWN_MINUTES": "60", "TOPIC_ARN": self.topic_arn,
@@ -105,9 +120,17 @@ class Deployment:
             "APPROVAL_URL": self.approval_url, "APPROVAL_TIMEOUT_MINUTES": "60", "RUST_LOG": "info",
         } | overrides
 
+    @property
+    def resources(self) -> dict[str, str]:
+        """template.yaml's resources as made here (their `Ref`), for the functions' policies."""
+        return {"PlanBucket": self.bucket, "NotificationTopic": self.topic_arn, "ApprovalSecret": self.secret_arn,
+                "RemediationStateMachine": self.state_machine_arn}
+
     def start_lambdas(self, functions: Sequence[str], **overrides: str) -> None:
-        """(Re)start cargo lambda watch serving `functions` with `lambda_env(**overrides)`."""
-        self.stack.start_lambdas(functions, env=self.lambda_env(**overrides), port=self.approval_port)
+        """(Re)start `functions`, each under its own cargo lambda watch with `lambda_env(**overrides)`
+        and its own role's credentials, whose policies are the template's (IAM enforced)."""
+        self.stack.start_lambdas(functions, env=self.lambda_env(**overrides), ports={"approval": self.approval_port},
+                                 template=self.template, stack_name=self.name, resources=self.resources)
 
     # ---- executions ----------------------------------------------------------------------------
 

@@ -1,19 +1,23 @@
 """The real Lambda functions under `cargo lambda watch` (the Lambda runtime API emulator).
 
     LambdaWatch(supervisor, env={...}).start(prebuild=["detector"])
+    start_per_function(supervisor, {"detector": env1, "assess": env2}, state_dir=...)   # one watch each
 
 runs `.venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P <port>` from the repo root. Functions are
 addressed by bare binary name at http://127.0.0.1:<port>/2015-03-31/functions/<name>/invocations
 (the emulator's router translates ARNs). Every function process gets `env` (AWS_ENDPOINT_URL of the
-emulator, region, test credentials, and whatever the functions need) through --env-file.
-`prebuild` compiles the binaries first (`cargo build -p ...`, same profile and target dir as watch)
-so the first invocation does not wait for a compile.
+emulator, region, credentials, and whatever the functions need) through --env-file. watch gives every
+function it serves the same environment, so the local stack runs one watch per function, each with
+the credentials of that function's role (start_per_function; local.stack.Stack.start_lambdas).
+`prebuild` compiles the binaries first (`cargo build --bin ...`, same profile, target dir and feature
+resolution as watch's `cargo run --bin`) so the first invocation does not wait for a compile.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -51,6 +55,16 @@ def aws_env(endpoint: str, region: str = "us-east-1") -> dict[str, str]:
     }
 
 
+def _env_value(v: str) -> str:
+    """A value for --env-file (dotenv): single-quoted (literal) unless plainly safe; a session token's
+    `+/=` made cargo lambda refuse the file unquoted."""
+    if re.fullmatch(r"[A-Za-z0-9_.,:/@-]*", v):
+        return v
+    if "'" in v or "\n" in v:
+        raise ValueError(f"cannot write {v!r} to a dotenv file")
+    return f"'{v}'"
+
+
 class LambdaWatch:
     def __init__(
         self,
@@ -61,8 +75,10 @@ class LambdaWatch:
         port: int | None = None,
         target_dir: Path | None = None,
         release: bool = False,
+        name: str | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.name = name
         self.env = dict(env)
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
@@ -87,9 +103,12 @@ class LambdaWatch:
         """Compile the functions' binaries so watch starts them without compiling."""
         if not functions:
             return
+        # `--bin` only, no `-p`: watch starts each function with `cargo run --bin <fn>` from the
+        # workspace root, whose features are resolved over the whole workspace; `-p` would resolve
+        # them over the named packages only and watch would compile everything again.
         argv = ["cargo", "build", "--quiet"] + (["--release"] if self.release else [])
         for f in functions:
-            argv += ["-p", f, "--bin", f]
+            argv += ["--bin", f]
         log_path = self.state_dir / "lambda-build.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
@@ -102,9 +121,15 @@ class LambdaWatch:
 
     def start(self, prebuild: Sequence[str] = (), timeout: float = 120) -> LambdaWatch:
         self.prebuild(prebuild)
+        self.spawn()
+        return self.wait_serving(timeout)
+
+    def spawn(self) -> None:
+        """Start `cargo lambda watch` with this watch's env file; `wait_serving` waits for its port."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        env_file = self.state_dir / "lambda.env"
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
+        suffix = f"-{self.name}" if self.name else ""
+        env_file = self.state_dir / f"lambda{suffix}.env"
+        env_file.write_text("".join(f"{k}={_env_value(v)}\n" for k, v in self.env.items()))
         # --ignore-changes: the functions are built once; without it watch recompiles and restarts
         # them on every file written anywhere in the repo (logs, .git, other work), dropping invokes.
         argv = cargo_lambda() + ["watch", "--ignore-changes", "-A", "127.0.0.1", "-P", str(self.port),
@@ -112,20 +137,23 @@ class LambdaWatch:
         if self.release:
             argv.append("--release")
         self.proc = self.supervisor.spawn(
-            "cargo-lambda-watch",
+            f"cargo-lambda-watch{suffix}",
             argv,
-            log_path=self.state_dir / "cargo-lambda-watch.log",
+            log_path=self.state_dir / f"cargo-lambda-watch{suffix}.log",
             env=self._cargo_env() | self.env,
             cwd=REPO_ROOT,
             stop_timeout=5,
         )
+
+    def wait_serving(self, timeout: float = 120) -> LambdaWatch:
+        assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.proc.alive():
                 raise RuntimeError(f"cargo lambda watch exited {self.proc.returncode}:\n{self.proc.tail(20)}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    log.info("cargo lambda watch serving at %s", self.url)
+                    log.info("cargo lambda watch%s serving at %s", f" ({self.name})" if self.name else "", self.url)
                     return self
             except OSError:
                 time.sleep(0.3)
@@ -135,3 +163,36 @@ class LambdaWatch:
         if self.proc is not None:
             self.proc.stop(5)
             self.supervisor.forget(self.proc)
+            self.proc = None
+
+
+def start_per_function(
+    supervisor: Supervisor,
+    envs: Mapping[str, Mapping[str, str]],
+    *,
+    state_dir: Path,
+    ports: Mapping[str, int] | None = None,
+    target_dir: Path | None = None,
+    prebuild: bool = True,
+    timeout: float = 120,
+) -> dict[str, LambdaWatch]:
+    """One `cargo lambda watch` per function, each with its own environment (its role's credentials:
+    watch gives every function it serves the same environment) and port; one `cargo build` first.
+    The watches start together; returns {function: watch} once all serve."""
+    ports = ports or {}
+    watches = {fn: LambdaWatch(supervisor, env=env, state_dir=state_dir, port=ports.get(fn), target_dir=target_dir,
+                               name=fn) for fn, env in envs.items()}
+    if not watches:
+        return watches
+    if prebuild:
+        next(iter(watches.values())).prebuild(list(watches))
+    try:
+        for w in watches.values():
+            w.spawn()
+        for w in watches.values():
+            w.wait_serving(timeout)
+    except BaseException:
+        for w in watches.values():
+            w.stop()
+        raise
+    return watches

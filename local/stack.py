@@ -35,13 +35,16 @@ from typing import Any
 from local.aws.config import ACCOUNT_ID, REGION, BridgeConfig, EmulatorConfig, KafkaConfig, LimitConfig
 from local.kafka.cluster import REPO_ROOT, RemoteCluster, free_port
 from local.kafka.metadata import Snapshot
-from local.lambdas import LambdaWatch, aws_env
+from local.aws.policies import TEMPLATE, LocalValues, TemplateError, function_roles
+from local.lambdas import LambdaWatch, aws_env, start_per_function
 from local.limits import sweep_stale
 from local.procs import Supervisor, install_signal_handlers, kill_recorded, pid_alive
 
 log = logging.getLogger("local.stack")
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".cache" / "local-stack"
+# The SAM stack's name locally: its roles are <name>-<RoleLogicalId> (local.deploy uses the same default)
+DEFAULT_STACK_NAME = "msk-autoheal"
 
 
 @dataclass
@@ -105,7 +108,7 @@ class Stack:
         self.sup: Supervisor | None = None
         self.info: dict[str, Any] = {}
         self.kafka: RemoteCluster | None = None
-        self.lambdas: LambdaWatch | None = None
+        self.lambdas: dict[str, LambdaWatch] = {}
         self.started = 0.0
         self.timings: dict[str, float] = {}
         self._clients: dict[str, Any] = {}  # per emulator endpoint: cleared by start()
@@ -147,6 +150,7 @@ class Stack:
         self.stop()
 
     def stop(self) -> None:
+        self.lambdas = {}
         if self.sup is not None:
             self.sup.close()
             self.sup = None
@@ -173,12 +177,12 @@ class Stack:
             bridge=BridgeConfig(tick_s=cfg.bridge_tick_s, event_targets=list(cfg.event_targets)),
             lambda_routes=dict(cfg.lambda_routes),
             client_env=dict(cfg.client_env),
+            start_kafka=cfg.start_kafka,
+            enforce_lambda_timeouts=cfg.enforce_lambda_timeouts,
         )
         cfg_path = self.state_dir / "aws-config.json"
         ecfg.dump(cfg_path)
         env = dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-            start_kafka=cfg.start_kafka,
-            enforce_lambda_timeouts=cfg.enforce_lambda_timeouts,
         proc = self.sup.spawn(
             "aws-emulator",
             [sys.executable, "-m", "local.aws.server", "--config", str(cfg_path)],
@@ -199,28 +203,98 @@ class Stack:
         self.kafka = RemoteCluster(self.info["kafka"]) if "kafka" in self.info else None
 
     def start_lambdas(
-        self, functions: Sequence[str], env: Mapping[str, str] | None = None, port: int | None = None
-    ) -> LambdaWatch:
-        """(Re)start cargo lambda watch serving `functions` with `env` (+ the emulator's AWS env) and
-        route the emulator's Lambda invokes to it. `port` (default: a free one) lets a function's own
-        environment name its URL, e.g. the approval endpoint's `<url>/lambda-url/approval/`."""
+        self,
+        functions: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        ports: Mapping[str, int] | None = None,
+        *,
+        template: Path | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+        resources: Mapping[str, str] | None = None,
+    ) -> dict[str, LambdaWatch]:
+        """(Re)start the functions, each under its own `cargo lambda watch` with `env` (+ the
+        emulator's AWS env) and the credentials of its own role, and route the emulator's Lambda
+        invokes to them. The roles and their policies come from `template` (default template.yaml)
+        with this stack's values (local.aws.policies); every AWS call a function makes is then
+        allowed or denied by them (local.aws.iam). `ports` (default: free ones) lets a function's
+        own environment name its URL, e.g. the approval endpoint's `<url>/lambda-url/approval/`;
+        `resources` gives the template's resources their local values ({"PlanBucket": name, ...})."""
         assert self.sup is not None, "stack not started"
-        if self.lambdas is not None:
-            self.lambdas.stop()
+        self.stop_lambdas()
         fenv = aws_env(self.endpoint, self.region) | {"RUST_LOG": "info"} | dict(env or {})
-        self.lambdas = LambdaWatch(
-            self.sup, env=fenv, state_dir=self.state_dir, port=port, target_dir=self.config.cargo_target_dir
-        ).start(prebuild=list(functions) if self.config.prebuild_lambdas else [])
-        self.control("POST", "/_local/lambda", {"url": self.lambdas.url})
+        creds = self.function_credentials(functions, fenv, template=template, stack_name=stack_name,
+                                          resources=resources)
+        self.lambdas = start_per_function(
+            self.sup, {fn: fenv | creds[fn] for fn in functions}, state_dir=self.state_dir, ports=ports,
+            target_dir=self.config.cargo_target_dir, prebuild=self.config.prebuild_lambdas,
+        )
+        self.control("POST", "/_local/lambda", {"routes": {fn: w.url for fn, w in self.lambdas.items()}})
         self._write_stack_json()
         return self.lambdas
+
+    def stop_lambdas(self) -> None:
+        if self.lambdas:
+            self.control("POST", "/_local/lambda", {"routes": {fn: None for fn in self.lambdas}})
+        for w in self.lambdas.values():
+            w.stop()
+        self.lambdas = {}
+
+    def function_credentials(
+        self,
+        functions: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        template: Path | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+        resources: Mapping[str, str] | None = None,
+    ) -> dict[str, dict[str, str]]:
+        """Per function: its role (from the template) made in moto's IAM with its inline policies,
+        assumed through moto's STS (ASIA… keys + session token), and registered with the emulator's
+        IAM evaluator. Returns {function: AWS_ACCESS_KEY_ID/SECRET/SESSION_TOKEN}."""
+        values = LocalValues(
+            stack_name=stack_name, region=self.region, account_id=self.account_id,
+            parameters={"ClusterArn": self.cluster_arn, "ClientInstanceId": self.client_instance_id},
+            resources=dict(resources or {}), env=dict(env),
+        )
+        try:
+            roles = function_roles(values, template or TEMPLATE)
+        except TemplateError as e:
+            raise StackError(f"{template or TEMPLATE}: {e}") from e
+        missing = [fn for fn in functions if fn not in roles]
+        if missing:
+            raise StackError(f"not functions of {template or TEMPLATE}: {', '.join(missing)} (no role to run them with)")
+        iam, sts = self.client("iam"), self.client("sts")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        out: dict[str, dict[str, str]] = {}
+        identities: dict[str, dict[str, Any]] = {}
+        for fn in functions:
+            role = roles[fn]
+            try:
+                arn = iam.create_role(RoleName=role.role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+            except iam.exceptions.EntityAlreadyExistsException:
+                arn = iam.get_role(RoleName=role.role_name)["Role"]["Arn"]
+                for name in iam.list_role_policies(RoleName=role.role_name)["PolicyNames"]:
+                    iam.delete_role_policy(RoleName=role.role_name, PolicyName=name)
+            for name, doc in role.policies.items():
+                iam.put_role_policy(RoleName=role.role_name, PolicyName=name, PolicyDocument=json.dumps(doc))
+            c = sts.assume_role(RoleArn=arn, RoleSessionName=fn, DurationSeconds=43200)["Credentials"]
+            out[fn] = {"AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+                       "AWS_SESSION_TOKEN": c["SessionToken"]}
+            identities[c["AccessKeyId"]] = {"function": fn, "role": role.role_name, "policies": role.documents}
+        self.control("POST", "/_local/iam", {"identities": identities, "replace": True})
+        return out
+
+    def iam(self) -> dict:
+        """The emulator's IAM evaluator: identities, denials (action, resource, reason), allowed calls."""
+        return self.control("GET", "/_local/iam")
 
     def _write_stack_json(self) -> None:
         doc = {
             "pid": os.getpid(),
             "state_dir": str(self.state_dir),
             "endpoint": self.endpoint,
-            "lambda_url": self.lambdas.url if self.lambdas else None,
+            "lambda_urls": {fn: w.url for fn, w in self.lambdas.items()},
             "timings": self.timings,
         } | {k: self.info.get(k) for k in ("cluster_name", "cluster_arn", "bootstrap_servers", "netns", "region",
                                             "client_instance_id")}

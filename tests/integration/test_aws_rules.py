@@ -49,8 +49,7 @@ def template_without(tmp: Path, role: str, statement: str) -> Path:
     """A copy of template.yaml with `statement` removed from `role`'s policies only."""
     text = TEMPLATE.read_text()
     start = text.index(f"\n  {role}:\n")
-    end = text.index("\n  ", text.index("Policies:", start) + 1)
-    end = text.find("\n\n", start)
+    end = text.index("\n\n", start) + 1
     block = text[start:end]
     assert statement in block, f"{role} no longer has the statement this test removes"
     copy = tmp / "template.yaml"

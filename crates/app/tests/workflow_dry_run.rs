@@ -73,6 +73,19 @@ impl ObjectStore for Store {
 }
 
 impl Store {
+    /// GetCommandInvocation's copies of command `id`'s streams (the first 24,000 / 8,000 characters).
+    fn console(&self, id: &str) -> (String, String) {
+        let objects = self.0.lock().unwrap();
+        let read = |stream: &str, limit: usize| {
+            let key = output_key(Some(&format!("autoheal/{EXEC}/ssm")), id, INSTANCE, stream);
+            objects
+                .get(&format!("{BUCKET}/{key}"))
+                .map(|b| String::from_utf8_lossy(b).chars().take(limit).collect())
+                .unwrap_or_default()
+        };
+        (read("stdout", 24_000), read("stderr", 8_000))
+    }
+
     /// What the SSM agent uploads for command `id`.
     fn agent_output(&self, id: &str, stdout: &str) {
         let key = output_key(Some(&format!("autoheal/{EXEC}/ssm")), id, INSTANCE, "stdout");
@@ -123,9 +136,19 @@ fn recording_send(id: &'static str) -> (Rule, Arc<Mutex<Vec<String>>>) {
     (rule, scripts)
 }
 
-fn finished(status: CommandInvocationStatus, code: i32) -> Rule {
-    mock!(aws_sdk_ssm::Client::get_command_invocation)
-        .then_output(move || GetCommandInvocationOutput::builder().status(status.clone()).response_code(code).build())
+/// GetCommandInvocation of a finished `cmd-1`: its console copies of what the agent uploaded, cut
+/// at SSM's limits (the agent uploads only non-empty streams).
+fn finished(status: CommandInvocationStatus, code: i32, store: &Store) -> Rule {
+    let store = store.clone();
+    mock!(aws_sdk_ssm::Client::get_command_invocation).then_output(move || {
+        let (stdout, stderr) = store.console("cmd-1");
+        GetCommandInvocationOutput::builder()
+            .status(status.clone())
+            .response_code(code)
+            .standard_output_content(stdout)
+            .standard_error_content(stderr)
+            .build()
+    })
 }
 
 fn ops(rules: &[&Rule], store: &Store) -> KafkaOps<NoMsk, RunCommand, Store> {
@@ -209,7 +232,11 @@ async fn the_dry_run_describes_only_and_plans_onto_the_predicted_brokers() {
             GetCommandInvocationOutput::builder().status(CommandInvocationStatus::InProgress).response_code(-1).build()
         })
         .output(|| {
-            GetCommandInvocationOutput::builder().status(CommandInvocationStatus::Success).response_code(0).build()
+            GetCommandInvocationOutput::builder()
+                .status(CommandInvocationStatus::Success)
+                .response_code(0)
+                .standard_output_content(capture_before(true))
+                .build()
         })
         .build();
     let s = ops(&[&send, &throttled_then_ok], &store).dry_run(assessed(), EXEC, now()).await.unwrap();
@@ -246,7 +273,7 @@ async fn the_dry_run_describes_only_and_plans_onto_the_predicted_brokers() {
 
     // After approval and scaling: a fresh capture and the real plan, which the dry run predicted.
     store.agent_output("cmd-1", &capture_after());
-    let ok = finished(CommandInvocationStatus::Success, 0);
+    let ok = finished(CommandInvocationStatus::Success, 0, &store);
     let ops = ops(&[&send, &ok], &store);
     let s = ops.capture(s, EXEC, now()).await.unwrap();
     let s = ops.plan(s, EXEC).await.unwrap();
@@ -278,7 +305,7 @@ fn email_for(state: &WorkflowState) -> String {
 async fn the_estimate_reaches_the_approval_email_labelled_with_its_assumptions() {
     let store = Store::default();
     store.agent_output("cmd-1", &capture_before(true));
-    let ((send, _), ok) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Success, 0));
+    let ((send, _), ok) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Success, 0, &store));
     let s = ops(&[&send, &ok], &store).dry_run(assessed(), EXEC, now()).await.unwrap();
     let d = s.dry_run.clone().unwrap();
     let body = email_for(&s);
@@ -301,7 +328,7 @@ async fn a_failed_dry_run_is_an_error_the_asl_catches_and_the_email_says_why() {
     // The capture script fails (e.g. the Kafka CLI is missing): CommandFailed, nothing stored.
     let store = Store::default();
     store.agent_output("cmd-1", "#autoheal:section:topics\n");
-    let ((send, _), failed) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Failed, 127));
+    let ((send, _), failed) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Failed, 127, &store));
     let e = ops(&[&send, &failed], &store).dry_run(assessed(), EXEC, now()).await.unwrap_err();
     assert_eq!(e.error_type(), "CommandFailed", "{e}");
     assert!(!store.has(&format!("autoheal/{EXEC}/dry-run/plan.json")));
@@ -310,7 +337,7 @@ async fn a_failed_dry_run_is_an_error_the_asl_catches_and_the_email_says_why() {
     let store = Store::default();
     let no_racks = capture_before(false).replace(&broker_lines(&[1, 2]), "#autoheal:unavailable\n");
     store.agent_output("cmd-1", &no_racks);
-    let ok = finished(CommandInvocationStatus::Success, 0);
+    let ok = finished(CommandInvocationStatus::Success, 0, &store);
     let e = ops(&[&send, &ok], &store).dry_run(assessed(), EXEC, now()).await.unwrap_err();
     assert_eq!(e.error_type(), "CommandFailed");
     assert!(e.to_string().contains("racks are unknown"), "{e}");
@@ -334,7 +361,7 @@ async fn a_failed_dry_run_is_an_error_the_asl_catches_and_the_email_says_why() {
 async fn at_target_already_the_estimate_plans_over_the_brokers_there_are() {
     let store = Store::default();
     store.agent_output("cmd-1", &capture_after());
-    let ((send, _), ok) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Success, 0));
+    let ((send, _), ok) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Success, 0, &store));
     let mut state = assessed();
     let a = state.assessment.as_mut().unwrap();
     a.broker_count = 4;

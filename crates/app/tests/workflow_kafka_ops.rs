@@ -41,7 +41,8 @@ fn state() -> WorkflowState {
     .unwrap()
 }
 
-/// S3 in memory.
+/// S3 in memory. A missing key reads as S3 answers it to a caller without s3:ListBucket on the
+/// bucket (kafka-ops' role): 403 AccessDenied, not 404.
 #[derive(Clone, Default)]
 struct Store(Arc<Mutex<HashMap<String, Vec<u8>>>>);
 
@@ -57,15 +58,32 @@ impl ObjectStore for Store {
             .unwrap()
             .get(&format!("{bucket}/{key}"))
             .cloned()
-            .ok_or_else(|| AwsError::new("GetObject", ErrorKind::NotFound, format!("no {key}")))
+            .ok_or_else(|| AwsError::new("GetObject", ErrorKind::AccessDenied, format!("Access Denied ({key})")))
     }
 }
 
 impl Store {
+    /// GetCommandInvocation's copies of command `id`'s streams (the first 24,000 / 8,000 characters).
+    fn console(&self, id: &str) -> (String, String) {
+        let objects = self.0.lock().unwrap();
+        let read = |stream: &str, limit: usize| {
+            let key = output_key(Some(&format!("autoheal/{EXEC}/ssm")), id, INSTANCE, stream);
+            objects
+                .get(&format!("{BUCKET}/{key}"))
+                .map(|b| String::from_utf8_lossy(b).chars().take(limit).collect())
+                .unwrap_or_default()
+        };
+        (read("stdout", 24_000), read("stderr", 8_000))
+    }
+
     /// What the SSM agent uploads for command `id`.
     fn agent_output(&self, id: &str, stdout: &str) {
-        let key = output_key(Some(&format!("autoheal/{EXEC}/ssm")), id, INSTANCE, "stdout");
-        self.0.lock().unwrap().insert(format!("{BUCKET}/{key}"), stdout.as_bytes().to_vec());
+        self.agent_stream(id, "stdout", stdout);
+    }
+
+    fn agent_stream(&self, id: &str, stream: &str, text: &str) {
+        let key = output_key(Some(&format!("autoheal/{EXEC}/ssm")), id, INSTANCE, stream);
+        self.0.lock().unwrap().insert(format!("{BUCKET}/{key}"), text.as_bytes().to_vec());
     }
 
     fn keys(&self) -> Vec<String> {
@@ -110,9 +128,30 @@ fn send(id: &'static str) -> Rule {
         .then_output(move || SendCommandOutput::builder().command(Command::builder().command_id(id).build()).build())
 }
 
-fn finished(status: CommandInvocationStatus, code: i32) -> Rule {
-    mock!(aws_sdk_ssm::Client::get_command_invocation)
-        .then_output(move || GetCommandInvocationOutput::builder().status(status.clone()).response_code(code).build())
+/// GetCommandInvocation of a finished `cmd-1`: its console copies of what the agent uploaded, cut
+/// at SSM's limits (the agent uploads only non-empty streams).
+fn finished(status: CommandInvocationStatus, code: i32, store: &Store) -> Rule {
+    let store = store.clone();
+    mock!(aws_sdk_ssm::Client::get_command_invocation).then_output(move || {
+        let (stdout, stderr) = store.console("cmd-1");
+        GetCommandInvocationOutput::builder()
+            .status(status.clone())
+            .response_code(code)
+            .standard_output_content(stdout)
+            .standard_error_content(stderr)
+            .build()
+    })
+}
+
+/// A finished `cmd-1` with this console stdout, whatever S3 holds.
+fn finished_with(status: CommandInvocationStatus, code: i32, stdout: String) -> Rule {
+    mock!(aws_sdk_ssm::Client::get_command_invocation).then_output(move || {
+        GetCommandInvocationOutput::builder()
+            .status(status.clone())
+            .response_code(code)
+            .standard_output_content(stdout.clone())
+            .build()
+    })
 }
 
 fn ops(rules: &[&Rule], store: &Store) -> KafkaOps<NoMsk, RunCommand, Store> {
@@ -169,7 +208,11 @@ async fn capture_then_plan_through_throttling_and_a_late_invocation() {
             GetCommandInvocationOutput::builder().status(CommandInvocationStatus::InProgress).response_code(-1).build()
         })
         .output(|| {
-            GetCommandInvocationOutput::builder().status(CommandInvocationStatus::Success).response_code(0).build()
+            GetCommandInvocationOutput::builder()
+                .status(CommandInvocationStatus::Success)
+                .response_code(0)
+                .standard_output_content(capture_stdout())
+                .build()
         })
         .build();
     let ops = ops(&[&send, &get], &store);
@@ -195,7 +238,7 @@ async fn capture_then_plan_through_throttling_and_a_late_invocation() {
 async fn a_failed_capture_is_command_failed_and_unknown_racks_block_the_plan() {
     let store = Store::default();
     store.agent_output("cmd-1", "#autoheal:section:topics\n");
-    let (send, get) = (send("cmd-1"), finished(CommandInvocationStatus::Failed, 1));
+    let (send, get) = (send("cmd-1"), finished(CommandInvocationStatus::Failed, 1, &store));
     let e = ops(&[&send, &get], &store).capture(state(), EXEC, now()).await.unwrap_err();
     assert_eq!(e.error_type(), "CommandFailed", "{e}");
     assert!(e.to_string().contains("exited 1"), "{e}");
@@ -205,13 +248,63 @@ async fn a_failed_capture_is_command_failed_and_unknown_racks_block_the_plan() {
     let no_racks =
         capture_stdout().replace(&fixture("broker-api-versions-brokers-4.1.2.txt"), "#autoheal:unavailable\n");
     store.agent_output("cmd-1", &no_racks);
-    let get = finished(CommandInvocationStatus::Success, 0);
+    let get = finished(CommandInvocationStatus::Success, 0, &store);
     let ops = ops(&[&send, &get], &store);
     let s = ops.capture(state(), EXEC, now()).await.unwrap();
     assert!(s.capture.as_ref().unwrap().racks.is_none());
     let e = ops.plan(s, EXEC).await.unwrap_err();
     assert_eq!(e.error_type(), "CommandFailed");
     assert!(e.to_string().contains("racks are unknown"), "{e}");
+}
+
+/// A capture whose topics section lists `extra` more partitions than the recording (topic `pad`).
+fn long_capture_stdout(extra: usize) -> String {
+    let mut pad = format!(
+        "Topic: pad\tTopicId: AAAAAAAAAAAAAAAAAAAAAA\tPartitionCount: {extra}\tReplicationFactor: 2\tConfigs: \n"
+    );
+    for p in 0..extra {
+        pad.push_str(&format!(
+            "\tTopic: pad\tPartition: {p}\tLeader: 1\tReplicas: 1,2\tIsr: 1,2\tElr: \tLastKnownElr: \n"
+        ));
+    }
+    capture_stdout().replacen("#autoheal:section:log-dirs\n", &format!("{pad}#autoheal:section:log-dirs\n"), 1)
+}
+
+#[tokio::test]
+async fn a_clean_script_has_no_stderr_object_and_the_step_still_succeeds() {
+    // The agent uploads only non-empty streams: no stderr object, and reading it would be 403.
+    let store = Store::default();
+    store.agent_output("cmd-1", &capture_stdout());
+    let (send, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0, &store));
+    let s = ops(&[&send, &ok], &store).capture(state(), EXEC, now()).await.unwrap();
+    assert_eq!(s.capture.unwrap().partitions, 13);
+}
+
+#[tokio::test]
+async fn output_past_the_console_limits_reaches_the_step_whole_from_s3() {
+    let store = Store::default();
+    let stdout = long_capture_stdout(400);
+    assert!(stdout.len() > 24_000, "{}", stdout.len());
+    store.agent_output("cmd-1", &stdout);
+    let (send1, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0, &store));
+    let s = ops(&[&send1, &ok], &store).capture(state(), EXEC, now()).await.unwrap();
+    assert_eq!(s.capture.unwrap().partitions, 13 + 400, "the partitions past 24,000 characters were parsed");
+
+    // stderr past 8,000 characters: the failure names the tool's last lines, which only S3 has.
+    let store = Store::default();
+    store.agent_output("cmd-1", "#autoheal:section:topics\n");
+    let stderr = format!("{}Error: the real cause is at the end\n", "WARN noise\n".repeat(1_000));
+    store.agent_stream("cmd-1", "stderr", &stderr);
+    let failed = finished(CommandInvocationStatus::Failed, 1, &store);
+    let e = ops(&[&send1, &failed], &store).capture(state(), EXEC, now()).await.unwrap_err();
+    assert!(e.to_string().contains("the real cause is at the end"), "{e}");
+
+    // At the limit the S3 copy must exist: its absence is an error, not an empty stream.
+    let store = Store::default();
+    let console_only = finished_with(CommandInvocationStatus::Success, 0, stdout.chars().take(24_000).collect());
+    let e = ops(&[&send1, &console_only], &store).capture(state(), EXEC, now()).await.unwrap_err();
+    assert_eq!(e.error_type(), "CommandFailed", "{e}");
+    assert!(e.to_string().contains("console limit"), "{e}");
 }
 
 fn planned_state(store: &Store) -> WorkflowState {
@@ -249,7 +342,7 @@ async fn execute_is_idempotent_but_never_piles_onto_someone_elses_reassignment()
         "cmd-1",
         "#autoheal:section:list\nCurrent partition reassignments:\nbig-0: replicas: 3,4,1,2. adding: 3,4. removing: 1,2.\n",
     );
-    let (send1, exit3) = (send("cmd-1"), finished(CommandInvocationStatus::Failed, 3));
+    let (send1, exit3) = (send("cmd-1"), finished(CommandInvocationStatus::Failed, 3, &store));
     let s2 = ops(&[&send1, &exit3], &store).execute(s.clone(), EXEC, now()).await.unwrap();
     let r = s2.reassignment.unwrap();
     assert_eq!((r.stage, r.stages, r.status), (0, 1, ReassignmentStatus::InProgress));
@@ -284,7 +377,7 @@ fn verifying(store: &Store) -> WorkflowState {
 async fn verify_reads_kafka_s_own_words() {
     let store = Store::default();
     let s = verifying(&store);
-    let (send1, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0));
+    let (send1, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0, &store));
     let verify = |name: &str| format!("#autoheal:section:verify\n{}#autoheal:end\n", fixture(name));
 
     store.agent_output("cmd-1", &verify("reassign-verify-in-progress-4.1.2.txt"));
@@ -329,7 +422,7 @@ async fn cleanup_cancels_removes_throttles_and_reports_what_it_did() {
             fixture("reassign-cancel-4.1.2.txt")
         ),
     );
-    let (send1, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0));
+    let (send1, ok) = (send("cmd-1"), finished(CommandInvocationStatus::Success, 0, &store));
     let c = ops(&[&send1, &ok], &store).cleanup(s, EXEC).await.unwrap().cleanup.unwrap();
     assert_eq!(c.cancelled, vec!["big-0"]);
     assert_eq!(c.throttles_removed.len(), 2);

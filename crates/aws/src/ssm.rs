@@ -7,6 +7,43 @@ use tracing::instrument;
 /// SSM's limit for a command comment.
 const COMMENT_MAX: usize = 100;
 
+/// GetCommandInvocation's `StandardOutputContent` holds the first 24,000 characters of stdout.
+pub const CONSOLE_STDOUT_LIMIT: usize = 24_000;
+/// GetCommandInvocation's `StandardErrorContent` holds the first 8,000 characters of stderr.
+pub const CONSOLE_STDERR_LIMIT: usize = 8_000;
+
+/// Which output stream of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    /// The name of the agent's output object.
+    pub fn object_name(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+
+    /// How many characters of it GetCommandInvocation keeps.
+    pub fn console_limit(self) -> usize {
+        match self {
+            Self::Stdout => CONSOLE_STDOUT_LIMIT,
+            Self::Stderr => CONSOLE_STDERR_LIMIT,
+        }
+    }
+
+    /// Whether the console copy `console` may be cut: shorter than the limit, it is the whole
+    /// stream (and an empty one means the agent uploaded no object at all, as it uploads only
+    /// non-empty streams); at the limit, the whole text is only in the S3 object.
+    pub fn console_may_be_cut(self, console: &str) -> bool {
+        console.chars().count() >= self.console_limit()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RunCommand {
     client: aws_sdk_ssm::Client,
@@ -79,6 +116,15 @@ pub fn output_key(prefix: Option<&str>, command_id: &str, instance_id: &str, str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_copies_below_their_limit_are_whole() {
+        assert!(!Stream::Stderr.console_may_be_cut(""));
+        assert!(!Stream::Stderr.console_may_be_cut(&"é".repeat(7_999)), "characters, not bytes");
+        assert!(Stream::Stderr.console_may_be_cut(&"x".repeat(8_000)));
+        assert!(!Stream::Stdout.console_may_be_cut(&"x".repeat(23_999)));
+        assert!(Stream::Stdout.console_may_be_cut(&"x".repeat(24_000)));
+    }
 
     #[test]
     fn output_keys_follow_the_agent_layout() {

@@ -14,7 +14,7 @@ use crate::error::{AppError, Result};
 use autoheal_aws::ports::{
     ClusterScaling, CommandInvocation, CommandRequest, CommandRunner, CommandStatus, ObjectStore,
 };
-use autoheal_aws::ssm::output_key;
+use autoheal_aws::ssm::{Stream, output_key};
 use autoheal_aws::{AwsError, ErrorKind};
 use autoheal_domain::kafka_cli::{
     self, BootstrapServers, BrokerRack, CommandConfigPath, InstanceId, KafkaBinDir, KafkaClient, PlanSource, S3Bucket,
@@ -571,23 +571,34 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
                 )));
             }
         };
-        let read = |stream: &'static str| {
-            let key = output_key(Some(prefix.as_str()), &command_id, self.config.instance_id.as_str(), stream);
-            async move { self.store.get_object(self.config.bucket.as_str(), &key).await }
-        };
-        // The agent uploads what the script printed; an empty stream may have no object at all.
-        let stdout = match read("stdout").await {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) if e.kind == ErrorKind::NotFound => inv.stdout.clone(),
-            Err(e) => return Err(e.into()),
-        };
-        let stderr = match read("stderr").await {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) if e.kind == ErrorKind::NotFound => inv.stderr.clone(),
-            Err(e) => return Err(e.into()),
-        };
+        let stdout = self.full_stream(&prefix, &command_id, Stream::Stdout, &inv.stdout).await?;
+        let stderr = self.full_stream(&prefix, &command_id, Stream::Stderr, &inv.stderr).await?;
         info!(command_id = %command_id, what, exit, stdout_bytes = stdout.len(), "SSM command finished");
         Ok(ScriptOutput { exit, sections: kafka_cli::split_sections(&stdout), stdout, stderr })
+    }
+}
+
+impl<C, R, S: ObjectStore> KafkaOps<C, R, S> {
+    /// One output stream, whole. GetCommandInvocation's copy is the whole stream when it is shorter
+    /// than its limit, so S3 is read only when the copy reaches the limit; then the agent has
+    /// uploaded the object and its absence is an error. (A stream the script left empty has no
+    /// object at all, and a caller without s3:ListBucket would read that absence as AccessDenied.)
+    async fn full_stream(&self, prefix: &S3Key, command_id: &str, stream: Stream, console: &str) -> Result<String> {
+        if !stream.console_may_be_cut(console) {
+            return Ok(console.to_owned());
+        }
+        let key = output_key(Some(prefix.as_str()), command_id, self.config.instance_id.as_str(), stream.object_name());
+        let body = match self.store.get_object(self.config.bucket.as_str(), &key).await {
+            Ok(body) => body,
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => {
+                return Err(AppError::CommandFailed(format!(
+                    "SSM command {command_id}: its {} reached the console limit but its S3 copy is unreadable: {e}",
+                    stream.object_name()
+                )));
+            }
+        };
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 }
 

@@ -292,9 +292,12 @@ class Demo:
         return ""
 
     def watch_inbox(self) -> None:
-        for m in self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10,
-                                          WaitTimeSeconds=0).get("Messages", []):
-            self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
+        # The notifications, and the approval emails (a topic of their own: approvers only).
+        messages = [(q, m) for q in (self.queue, self.deployment.approval_queue_url)
+                    for m in self.sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10,
+                                                      WaitTimeSeconds=0).get("Messages", [])]
+        for queue, m in messages:
+            self.sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
             body = json.loads(m["Body"])
             subject = body.get("Subject", "")
             self.report.setdefault("notifications", []).append(subject)

@@ -1,9 +1,10 @@
 """The SAM stack's own resources, made in the local emulator as `sam deploy` makes them on AWS: the
-plan bucket, the KMS-less SNS topic with an SQS queue subscribed (the operator's inbox), the approval
-key in Secrets Manager, and the state machine from statemachine/remediation.asl.json with its
-`DefinitionSubstitutions` made. Then every Lambda under `cargo lambda watch` with template.yaml's
-environment and the credentials of its own role (template.yaml's policies, enforced by the
-emulator: local/aws/iam.py), and the few Step Functions calls the demo and the tests watch an execution with.
+plan bucket, the KMS-less SNS topics with an SQS queue subscribed to each (the operator's inbox, and
+the approvers' one, where the approve/reject links go), the approval key in Secrets Manager, and the
+state machine from statemachine/remediation.asl.json with its `DefinitionSubstitutions` made. Then
+every Lambda under `cargo lambda watch` with template.yaml's environment and the credentials of its
+own role (template.yaml's policies, enforced by the emulator: local/aws/iam.py), and the few Step
+Functions calls the demo and the tests watch an execution with.
 
 One place for this so the demo and the end-to-end tests deploy the same thing:
 
@@ -12,6 +13,7 @@ One place for this so the demo and the end-to-end tests deploy the same thing:
     arn = d.start_execution("run-1", d.execution_input(current=2, target=4))
     done = d.wait_end(arn, timeout=900)            # describe_execution + "history" (text)
     d.inbox(want=1)                                # the SNS messages, as subscribers get them
+    d.approval_inbox(want=1)                       # the approval emails, as approvers get them
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Deployment:
     secret_arn: str
     state_machine_arn: str
     approval_port: int
+    approval_topic_arn: str = ""
+    approval_queue_url: str = ""
     name: str = DEFAULT_STACK_NAME
     template: Path = TEMPLATE
 
@@ -93,13 +97,19 @@ class Deployment:
         queue = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
         qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+        # Approve/reject links go to a topic of their own (template.yaml's ApprovalTopic), approvers only.
+        approval_topic = sns.create_topic(Name=f"{name}-approvals")["TopicArn"]
+        approval_queue = sqs.create_queue(QueueName=f"{name}-approvals-inbox")["QueueUrl"]
+        sns.subscribe(TopicArn=approval_topic, Protocol="sqs", Endpoint=sqs.get_queue_attributes(
+            QueueUrl=approval_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
         # The stack's secret: a random key, as GenerateSecretString makes it.
         secret = stack.client("secretsmanager").create_secret(
             Name=f"{name}-approval-key", SecretString=secrets.token_urlsafe(48))["ARN"]
         sm = sfn.create_state_machine(
             name=f"{name}-remediation", definition=definition(stack.region, stack.account_id, timings),
             roleArn=f"arn:aws:iam::{stack.account_id}:role/{name}-remediation")["stateMachineArn"]
-        return cls(stack, bucket, topic, queue, secret, sm, free_port(), name=name, template=template)
+        return cls(stack, bucket, topic, queue, secret, sm, free_port(), approval_topic, approval_queue, name=name,
+                   template=template)
 
     @property
     def approval_url(self) -> str:
@@ -117,14 +127,15 @@ class Deployment:
             "CLUSTER_ARN": self.stack.cluster_arn, "CLIENT_INSTANCE_ID": self.stack.client_instance_id,
             "MAX_MOVES_PER_BROKER": "", "CANCEL_ON_FAILURE": "true", "PLAN_BUCKET": self.bucket,
             "PLAN_PREFIX": "autoheal", "COMMAND_WAIT_SECONDS": "100", "APPROVAL_SECRET_ARN": self.secret_arn,
-            "APPROVAL_URL": self.approval_url, "APPROVAL_TIMEOUT_MINUTES": "60", "RUST_LOG": "info",
+            "APPROVAL_URL": self.approval_url, "APPROVAL_TOPIC_ARN": self.approval_topic_arn,
+            "APPROVAL_TIMEOUT_MINUTES": "60", "RUST_LOG": "info",
         } | overrides
 
     @property
     def resources(self) -> dict[str, str]:
         """template.yaml's resources as made here (their `Ref`), for the functions' policies."""
         return {"PlanBucket": self.bucket, "NotificationTopic": self.topic_arn, "ApprovalSecret": self.secret_arn,
-                "RemediationStateMachine": self.state_machine_arn}
+                "ApprovalTopic": self.approval_topic_arn, "RemediationStateMachine": self.state_machine_arn}
 
     def start_lambdas(self, functions: Sequence[str], **overrides: str) -> None:
         """(Re)start `functions`, each under its own cargo lambda watch with `lambda_env(**overrides)`
@@ -183,17 +194,22 @@ class Deployment:
             lines.append(f"{e['type']} {what} {str(detail.get('cause', ''))[:300]}")
         return "\n".join(lines)
 
-    def inbox(self, want: int = 1, timeout: float = 120) -> list[dict]:
-        """SNS messages ({Subject, Message, ...}) as the topic's subscribers get them: up to `want`
-        within `timeout`, then whatever else has already arrived."""
+    def inbox(self, want: int = 1, timeout: float = 120, queue_url: str | None = None) -> list[dict]:
+        """SNS messages ({Subject, Message, ...}) as the notification topic's subscribers get them: up
+        to `want` within `timeout`, then whatever else has already arrived."""
+        queue_url = queue_url or self.queue_url
         sqs = self.stack.client("sqs")
         out: list[dict] = []
         deadline = time.monotonic() + timeout
         while True:
-            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
                                       WaitTimeSeconds=1).get("Messages", [])
             for m in got:
                 out.append(json.loads(m["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             if (len(out) >= want and not got) or time.monotonic() >= deadline:
                 return out
+
+    def approval_inbox(self, want: int = 1, timeout: float = 120) -> list[dict]:
+        """The approval topic's messages (the emails with the approve/reject links), as approvers get them."""
+        return self.inbox(want, timeout, queue_url=self.approval_queue_url)

@@ -3,8 +3,10 @@ Step Functions engine, every task Lambda real under `cargo lambda watch` (assess
 notify, approval-request), the approval endpoint real behind cargo lambda watch's function URL, its
 HMAC key in (moto's) Secrets Manager, MSK's UpdateBrokerCount emulated over a real Kafka cluster.
 
-The operator is this test: it reads the approval email from an SQS queue subscribed to the topic and
-answers over HTTP, or in Debian's headless Chromium.
+The operator is this test: it reads the approval email from an SQS queue subscribed to the approval
+topic (approvers only: the links are bearer capabilities, so they never reach the notification topic,
+which every notification read here is checked for) and answers over HTTP, or in Debian's headless
+Chromium.
 
 1. reject: the email carries the dry-run plan's estimate (moves, bytes, ETA, the assumed new brokers
    3 and 4 with their racks), the same numbers as `$.dry_run`; GET the link (nothing changes, the
@@ -78,11 +80,16 @@ class Approvals(Deployment):
         return [e["stateEnteredEventDetails"]["name"] for e in self.events(arn) if "stateEnteredEventDetails" in e]
 
     def messages(self, want: int = 1, timeout: float = 120) -> list[dict]:
-        """SNS messages ({Subject, Message}) as the topic's subscribers get them."""
-        return self.inbox(want, timeout)
+        """The notification topic's messages ({Subject, Message}) as its subscribers get them; none of
+        them may carry an approve/reject link."""
+        msgs = self.inbox(want, timeout)
+        for m in msgs:
+            assert self.endpoint not in m["Message"], f"approval link on the notification topic: {m['Subject']}"
+        return msgs
 
     def approval_email(self, arn: str) -> dict:
-        msgs = self.messages(1)
+        """The approval topic's one message for this execution."""
+        msgs = self.approval_inbox(1)
         assert len(msgs) == 1, f"no approval email: {msgs}\n{self.history(arn)}"
         email = msgs[0]
         assert email["Subject"].startswith("msk-autoheal: approve adding"), email["Subject"]

@@ -9,7 +9,8 @@ use autoheal_lambda::env::{ConfigError, Source, parsed_or, required};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub topic_arn: String,
+    /// The approval topic: approvers only, never the notification topic (the links are bearer).
+    pub approval_topic_arn: String,
     pub secret: SecretLocation,
     pub request: RequestConfig,
 }
@@ -21,7 +22,7 @@ impl Config {
         let url = required(src, "APPROVAL_URL")?;
         let minutes: f64 = parsed_or(src, "APPROVAL_TIMEOUT_MINUTES", 60.0)?;
         Ok(Self {
-            topic_arn: required(src, "TOPIC_ARN")?,
+            approval_topic_arn: required(src, "APPROVAL_TOPIC_ARN")?,
             secret: SecretLocation::parse(&secret).map_err(|e| invalid("APPROVAL_SECRET_ARN", secret.clone(), e))?,
             request: RequestConfig {
                 base_url: BaseUrl::parse(&url).map_err(|e| invalid("APPROVAL_URL", url.clone(), e))?,
@@ -38,7 +39,7 @@ mod tests {
     use super::*;
 
     const BASE: [(&str, &str); 3] = [
-        ("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:msk-autoheal"),
+        ("APPROVAL_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:msk-autoheal-approvals"),
         ("APPROVAL_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:approval-AbCdEf"),
         ("APPROVAL_URL", "https://abc.lambda-url.us-east-1.on.aws/"),
     ];
@@ -64,7 +65,7 @@ mod tests {
         let c = Config::from_env(&with([
             ("APPROVAL_TIMEOUT_MINUTES", "0.25"),
             ("THROTTLE_BYTES_PER_SEC", "10485760"),
-            ("APPROVAL_SECRET_ARN", "/msk-autoheal/approval-key"),
+            ("APPROVAL_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-key-XyZ123"),
         ]))
         .unwrap();
         assert_eq!(c.request.window_seconds, 15, "fractions of a minute, for local tests");
@@ -79,6 +80,27 @@ mod tests {
         assert!(err([("APPROVAL_TIMEOUT_MINUTES", "20000")]).contains("APPROVAL_TIMEOUT_MINUTES"));
         assert!(err([("THROTTLE_BYTES_PER_SEC", "1")]).contains("THROTTLE_BYTES_PER_SEC"));
         assert!(err([("APPROVAL_SECRET_ARN", "arn:aws:s3:::bucket")]).contains("APPROVAL_SECRET_ARN"));
-        assert_eq!(Config::from_env(&[("TOPIC_ARN", "t")]).unwrap_err(), ConfigError::Missing("APPROVAL_SECRET_ARN"));
+        assert_eq!(
+            Config::from_env(&[("APPROVAL_TOPIC_ARN", "t")]).unwrap_err(),
+            ConfigError::Missing("APPROVAL_SECRET_ARN")
+        );
+        // The notification topic is not a substitute: approval links go to approvers only.
+        let without: Vec<_> = BASE.iter().filter(|(k, _)| *k != "APPROVAL_TOPIC_ARN").copied().collect();
+        let env = Env([("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:msk-autoheal")]
+            .into_iter()
+            .chain(without)
+            .collect());
+        assert_eq!(Config::from_env(&env).unwrap_err(), ConfigError::Missing("APPROVAL_TOPIC_ARN"));
+    }
+
+    #[test]
+    fn every_window_the_template_allows_is_accepted() {
+        // template.yaml's ApprovalTimeoutMinutes: MinValue 5, MaxValue 1440 (tests/infra/test_iac_approval.py
+        // ties MaxValue to MAX_VALIDITY_SECONDS); one minute more is refused at cold start.
+        for (minutes, seconds) in [("5", 300), ("60", 3600), ("1440", 86_400)] {
+            let c = Config::from_env(&with([("APPROVAL_TIMEOUT_MINUTES", minutes)])).unwrap();
+            assert_eq!(c.request.window_seconds, seconds);
+        }
+        assert!(Config::from_env(&with([("APPROVAL_TIMEOUT_MINUTES", "1441")])).is_err());
     }
 }

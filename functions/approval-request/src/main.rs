@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk::load().await;
     let key = load_key(&AwsSecrets::from_conf(&sdk), &config.secret).await?;
     let requester = ApprovalRequester {
-        notifier: Topic::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
+        notifier: Topic::new(aws_sdk_sns::Client::new(&sdk), config.approval_topic_arn),
         key,
         config: config.request,
     };

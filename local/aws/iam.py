@@ -242,7 +242,8 @@ class Classifier:
         elif service == "states" and op in ("StartExecution", "ListExecutions", "DescribeStateMachine",
                                             "StartSyncExecution", "UpdateStateMachine", "DeleteStateMachine"):
             res = [p["stateMachineArn"]]
-        elif service == "states" and op in ("DescribeExecution", "GetExecutionHistory", "StopExecution"):
+        elif service == "states" and op in ("DescribeExecution", "GetExecutionHistory", "StopExecution",
+                                            "DescribeStateMachineForExecution", "RedriveExecution"):
             res = [p["executionArn"]]
         elif service == "sns" and op == "Publish":
             res = [p.get("TopicArn") or p["TargetArn"]]

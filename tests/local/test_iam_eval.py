@@ -220,7 +220,8 @@ def test_template_policies_resolve_to_local_arns() -> None:
     assert "Fn::" not in text and '"Ref"' not in text and "${" not in text
     ops = roles["kafka-ops"].documents
     assert evaluate(ops, "s3:GetObject", "arn:aws:s3:::plans-local/autoheal/run/x") == "allow"
-    assert evaluate(ops, "s3:ListBucket", "arn:aws:s3:::plans-local") == "implicit-deny"
+    assert evaluate(ops, "s3:GetObject", "arn:aws:s3:::plans-local/elsewhere") == "implicit-deny"
+    assert evaluate(roles["assess"].documents, "s3:GetObject", "arn:aws:s3:::plans-local/autoheal/x") == "implicit-deny"
     assert evaluate(roles["detector"].documents, "states:StartExecution", SM) == "allow"
     assert evaluate(roles["assess"].documents, "kafka:DescribeClusterV2", CLUSTER) == "allow"
     # !If AskMskForBootstrap: GetBootstrapBrokers only while BootstrapServers is empty

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.aws.config import ACCOUNT_ID, REGION, BridgeConfig, EmulatorConfig, KafkaConfig, LimitConfig
+from local.aws.config import ACCOUNT_ID, REGION, BridgeConfig, EmulatorConfig, KafkaConfig, LimitConfig, SfnEventsConfig
 from local.kafka.cluster import REPO_ROOT, RemoteCluster, free_port
 from local.kafka.metadata import Snapshot
 from local.aws.policies import TEMPLATE, LocalValues, TemplateError, function_roles
@@ -81,6 +81,10 @@ class StackConfig:
     max_brokers: int = 6
     bridge_tick_s: float = 5.0
     event_targets: tuple[str, ...] = ("detector",)
+    # functions that get "Step Functions Execution Status Change" events of executions ending
+    # FAILED/TIMED_OUT/ABORTED (template.yaml's safety-net rule); see local/aws/sfn_events.py
+    sfn_event_targets: tuple[str, ...] = ()
+    sfn_event_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
     alarm: AlarmSpec | None = field(default_factory=AlarmSpec)
     # Lambdas under cargo lambda watch, started with the stack (or later: start_lambdas)
     lambdas: tuple[str, ...] = ()
@@ -175,6 +179,8 @@ class Stack:
                 max_brokers=cfg.max_brokers,
             ),
             bridge=BridgeConfig(tick_s=cfg.bridge_tick_s, event_targets=list(cfg.event_targets)),
+            sfn_events=SfnEventsConfig(targets=list(cfg.sfn_event_targets),
+                                       retry_delays_s=list(cfg.sfn_event_retry_delays_s)),
             lambda_routes=dict(cfg.lambda_routes),
             client_env=dict(cfg.client_env),
             start_kafka=cfg.start_kafka,

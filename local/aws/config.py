@@ -49,6 +49,17 @@ class BridgeConfig:
 
 
 @dataclass
+class SfnEventsConfig:
+    # Lambda functions that get EventBridge's "Step Functions Execution Status Change" events
+    # (template.yaml: the safety net), invoked asynchronously
+    targets: list[str] = field(default_factory=list)
+    # the rule's detail.status: only executions ending so are delivered
+    statuses: list[str] = field(default_factory=lambda: ["FAILED", "TIMED_OUT", "ABORTED"])
+    # Lambda retries a failed asynchronous invocation twice, after about 1 and 2 minutes
+    retry_delays_s: list[float] = field(default_factory=lambda: [60.0, 120.0])
+
+
+@dataclass
 class EmulatorConfig:
     state_dir: str
     port: int
@@ -56,6 +67,7 @@ class EmulatorConfig:
     account_id: str = ACCOUNT_ID
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    sfn_events: SfnEventsConfig = field(default_factory=SfnEventsConfig)
     # Lambda invokes go here (cargo lambda watch); None: to moto's own Lambda
     lambda_url: str | None = None
     # per-function overrides, e.g. {"stub": "http://127.0.0.1:9999"}
@@ -77,4 +89,5 @@ class EmulatorConfig:
         kafka = raw.pop("kafka", {})
         limit = LimitConfig(**kafka.pop("limit", {}))
         bridge = BridgeConfig(**raw.pop("bridge", {}))
-        return cls(**raw, kafka=KafkaConfig(**kafka, limit=limit), bridge=bridge)
+        sfn_events = SfnEventsConfig(**raw.pop("sfn_events", {}))
+        return cls(**raw, kafka=KafkaConfig(**kafka, limit=limit), bridge=bridge, sfn_events=sfn_events)

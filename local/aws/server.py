@@ -210,6 +210,24 @@ class Emulator:
             )
             bridge_mod.install(self.bridge)
 
+        # Step Functions' execution status changes to EventBridge targets (the safety net), which
+        # moto does not emit: local/aws/sfn_events.py.
+        from local.aws import sfn_events as sfn_events_mod
+
+        def invoke_target(fn: str, payload: bytes) -> tuple[int, dict, bytes]:
+            base = self.router.target(fn)
+            if base is None:
+                return 502, {}, b'{"Message": "no Lambda endpoint configured"}'
+            return call_function(base, fn, payload)
+
+        self.sfn_events = sfn_events_mod.SfnEvents(
+            region=cfg.region, account_id=cfg.account_id, targets=cfg.sfn_events.targets,
+            statuses=cfg.sfn_events.statuses, invoke=invoke_target, journal_path=self.state / "sfn-events.jsonl",
+            retry_delays_s=cfg.sfn_events.retry_delays_s,
+        )
+        sfn_events_mod.install(self.sfn_events)
+        control["GET /_local/sfn-events"] = lambda _a: list(self.sfn_events.events)
+
         from werkzeug.serving import make_server
 
         from moto.moto_server.werkzeug_app import MotoRequestHandler

@@ -158,6 +158,11 @@ pub fn mutated(bases: Vec<String>, max_edits: usize) -> impl Strategy<Value = St
 /// Every file of a fixture directory (relative to the workspace's tests/fixtures) whose name ends
 /// with one of `extensions`.
 pub fn fixtures(dir: &str, extensions: &[&str]) -> Vec<String> {
+    named_fixtures(dir, extensions).into_iter().map(|(_, text)| text).collect()
+}
+
+/// The same, as `(file name, text)`, by name.
+pub fn named_fixtures(dir: &str, extensions: &[&str]) -> Vec<(String, String)> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(dir);
     let mut out: Vec<(String, String)> = std::fs::read_dir(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -170,5 +175,121 @@ pub fn fixtures(dir: &str, extensions: &[&str]) -> Vec<String> {
         .collect();
     out.sort();
     assert!(!out.is_empty(), "no fixtures in {}", path.display());
-    out.into_iter().map(|(_, text)| text).collect()
+    out
+}
+
+/// One edit of a JSON document, at any node: its text damaged as above (a string's characters, or
+/// a number written as text and damaged), or the node replaced by another kind of value, or removed.
+#[derive(Debug, Clone)]
+pub enum JsonEdit {
+    Text(Index, Vec<Edit>),
+    Replace(Index, Leaf),
+    Remove(Index),
+}
+
+/// What a node may become: every JSON kind, and the numbers that overflow integer types.
+#[derive(Debug, Clone)]
+pub enum Leaf {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Unsigned(u64),
+    Float(f64),
+    Text(String),
+    EmptyArray,
+    EmptyObject,
+}
+
+pub fn json_edit() -> impl Strategy<Value = JsonEdit> {
+    let leaf = prop_oneof![
+        Just(Leaf::Null),
+        any::<bool>().prop_map(Leaf::Bool),
+        prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(-1i64), Just(0i64), any::<i64>()].prop_map(Leaf::Int),
+        prop_oneof![Just(u64::MAX), any::<u64>()].prop_map(Leaf::Unsigned),
+        prop_oneof![Just(1e308f64), Just(-1e308f64), Just(0.5f64)].prop_map(Leaf::Float),
+        prop::collection::vec(nasty_char(), 0..8).prop_map(|cs| Leaf::Text(cs.into_iter().collect())),
+        Just(Leaf::EmptyArray),
+        Just(Leaf::EmptyObject),
+    ];
+    prop_oneof![
+        4 => (any::<Index>(), prop::collection::vec(edit(), 1..4)).prop_map(|(i, e)| JsonEdit::Text(i, e)),
+        3 => (any::<Index>(), leaf).prop_map(|(i, l)| JsonEdit::Replace(i, l)),
+        1 => any::<Index>().prop_map(JsonEdit::Remove),
+    ]
+}
+
+/// JSON pointers of every node, the root included.
+fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                pointers(child, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                pointers(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push(at);
+}
+
+pub fn apply_json(base: &serde_json::Value, edits: &[JsonEdit]) -> serde_json::Value {
+    use serde_json::Value;
+    let mut v = base.clone();
+    for e in edits {
+        let mut ptrs = Vec::new();
+        pointers(&v, String::new(), &mut ptrs);
+        let (JsonEdit::Text(i, _) | JsonEdit::Replace(i, _) | JsonEdit::Remove(i)) = e;
+        let ptr = ptrs[i.index(ptrs.len())].clone();
+        if let JsonEdit::Remove(_) = e {
+            if let Some((parent, last)) = ptr.rsplit_once('/') {
+                let last = last.replace("~1", "/").replace("~0", "~");
+                match v.pointer_mut(parent) {
+                    Some(Value::Object(m)) => {
+                        m.remove(&last);
+                    }
+                    Some(Value::Array(a)) => {
+                        if let Ok(k) = last.parse::<usize>()
+                            && k < a.len()
+                        {
+                            a.remove(k);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        let Some(node) = v.pointer_mut(&ptr) else { continue };
+        *node = match e {
+            JsonEdit::Text(_, edits) => {
+                let text = match &*node {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Value::String(apply(&text, edits))
+            }
+            JsonEdit::Replace(_, leaf) => match leaf {
+                Leaf::Null => Value::Null,
+                Leaf::Bool(b) => Value::Bool(*b),
+                Leaf::Int(n) => Value::from(*n),
+                Leaf::Unsigned(n) => Value::from(*n),
+                Leaf::Float(f) => Value::from(*f),
+                Leaf::Text(s) => Value::String(s.clone()),
+                Leaf::EmptyArray => Value::Array(vec![]),
+                Leaf::EmptyObject => Value::Object(Default::default()),
+            },
+            JsonEdit::Remove(_) => unreachable!("handled above"),
+        };
+    }
+    v
+}
+
+/// One of `bases`, with up to `max_edits` edits of its nodes.
+pub fn mutated_json(bases: Vec<serde_json::Value>, max_edits: usize) -> impl Strategy<Value = serde_json::Value> {
+    (prop::sample::select(bases), prop::collection::vec(json_edit(), 0..=max_edits))
+        .prop_map(|(b, e)| apply_json(&b, &e))
 }

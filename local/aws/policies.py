@@ -163,7 +163,8 @@ class Resolver:
         named = {"AWS::Logs::LogGroup": "LogGroupName", "AWS::S3::Bucket": "BucketName", "AWS::SQS::Queue": "QueueName",
                  "AWS::SNS::Topic": "TopicName", "AWS::IAM::Role": "RoleName", "AWS::CloudWatch::Alarm": "AlarmName",
                  "AWS::Serverless::Function": "FunctionName", "AWS::SecretsManager::Secret": "Name",
-                 "AWS::Serverless::StateMachine": "Name", "AWS::StepFunctions::StateMachine": "StateMachineName"}
+                 "AWS::Serverless::StateMachine": "Name", "AWS::StepFunctions::StateMachine": "StateMachineName",
+                 "AWS::DynamoDB::Table": "TableName", "AWS::Events::Rule": "Name"}
         name = None
         if kind in named and props.get(named[kind]) is not None:
             name = self.resolve(props[named[kind]])
@@ -171,7 +172,7 @@ class Resolver:
             name = name or ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
         name = name or f"{stack}-{lid}"
         if kind in ("AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::CloudWatch::Alarm",
-                    "AWS::Serverless::Function"):
+                    "AWS::Serverless::Function", "AWS::DynamoDB::Table", "AWS::Events::Rule"):
             return name
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{r}.amazonaws.com/{a}/{name}"
@@ -202,6 +203,8 @@ class Resolver:
             "AWS::IAM::Role": lambda: f"arn:aws:iam::{a}:role/{ref}",
             "AWS::CloudWatch::Alarm": lambda: f"arn:aws:cloudwatch:{r}:{a}:alarm:{ref}",
             "AWS::Serverless::Function": lambda: f"arn:aws:lambda:{r}:{a}:function:{ref}",
+            "AWS::DynamoDB::Table": lambda: f"arn:aws:dynamodb:{r}:{a}:table/{ref}",
+            "AWS::Events::Rule": lambda: f"arn:aws:events:{r}:{a}:rule/{ref}",
             "AWS::SNS::Topic": lambda: ref,
             "AWS::Serverless::StateMachine": lambda: ref,
             "AWS::StepFunctions::StateMachine": lambda: ref,

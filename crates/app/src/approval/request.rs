@@ -187,8 +187,18 @@ pub struct ApprovalRequester<N> {
 impl<N: Notifier> ApprovalRequester<N> {
     /// The Lambda's entry point: the raw payload in, `prepare`'s window or `request`'s receipt out.
     pub async fn handle(&self, payload: Value, now: Timestamp) -> Result<Value> {
-        let input: RequestInput = serde_json::from_value(payload)
-            .map_err(|e| AppError::InvalidInput(format!("approval-request input: {e}")))?;
+        // serde quotes what it refused: control characters escaped, so the error stays one line.
+        let input: RequestInput = serde_json::from_value(payload).map_err(|e| {
+            let mut why = String::new();
+            for c in e.to_string().chars() {
+                if c.is_control() {
+                    why.extend(c.escape_default());
+                } else {
+                    why.push(c);
+                }
+            }
+            AppError::InvalidInput(format!("approval-request input: {why}"))
+        })?;
         let out = match input.step {
             RequestStep::Prepare => serde_json::to_value(self.prepare(&input, now)?),
             RequestStep::Request => serde_json::to_value(self.request(&input, now).await?),

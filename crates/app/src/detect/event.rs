@@ -91,8 +91,18 @@ struct SnsTrigger {
     metrics: Vec<CloudWatchMetricDataQuery>,
 }
 
+/// `InvalidInput` on one line: serde quotes the input it refused (`unknown variant "\nOK"`), and
+/// a control character from an event must not split a log line or the CLI's one-line error.
 fn invalid(msg: impl Into<String>) -> AppError {
-    AppError::InvalidInput(msg.into())
+    let mut line = String::new();
+    for c in msg.into().chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    AppError::InvalidInput(line)
 }
 
 /// One line naming where serde stopped, never the payload itself.

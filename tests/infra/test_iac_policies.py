@@ -20,6 +20,7 @@ def test_unscopable_grants_are_exactly_the_known_ones(cfn: dict[str, Any]) -> No
     granted = {(where.split("/")[0], action) for where, action in report.unscopable}
     assert granted == {
         ("DetectorRole", "kafka:ListClustersV2"),
+        ("ScaleRole", "kafka:DescribeClusterOperationV2"),
         ("KafkaOpsRole", "ssm:GetCommandInvocation"),
         ("KafkaOpsRole", "kafka:GetBootstrapBrokers"),
         ("ApprovalRole", "states:SendTaskSuccess"),

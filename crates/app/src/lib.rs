@@ -4,6 +4,7 @@
 pub mod approval;
 pub mod detect;
 pub mod error;
+pub mod lease;
 pub mod workflow;
 
 pub use error::{AppError, Result};

@@ -1,7 +1,9 @@
 //! The detector use case over the real SDK adapters with mocked SDK responses: duplicates, single
-//! flight, cool-down, throttling, missing clusters, the ceiling.
+//! flight, cool-down, throttling, missing clusters, the ceiling; and the cluster's lease (in memory,
+//! with DynamoDB's conditions) holding when ListExecutions lags behind StartExecution.
 
 use autoheal_app::detect::{Detector, Outcome};
+use autoheal_aws::lease::MemoryLease;
 use autoheal_aws::{kafka::MskClusters, sdk, sfn::StateMachine, sns::Topic};
 use autoheal_domain::capacity::CapacityPolicy;
 use autoheal_domain::remediation::DetectorPolicy;
@@ -89,6 +91,8 @@ fn fast_retries() -> aws_sdk_sfn::config::retry::RetryConfig {
 struct FakeSfn {
     executions: Arc<Mutex<Vec<ExecutionListItem>>>,
     started: Arc<Mutex<Vec<(String, String)>>>,
+    /// ListExecutions is eventually consistent: when set, it does not show executions started since.
+    lagging: Arc<Mutex<Option<usize>>>,
 }
 
 impl FakeSfn {
@@ -98,13 +102,21 @@ impl FakeSfn {
         f
     }
 
+    /// From now on ListExecutions shows only the executions that exist now.
+    fn lag(&self) {
+        *self.lagging.lock().unwrap() = Some(self.executions.lock().unwrap().len());
+    }
+
     fn rules(&self) -> (Rule, Rule) {
         let execs = self.executions.clone();
+        let lagging = self.lagging.clone();
         let list = mock!(aws_sdk_sfn::Client::list_executions).then_compute_output(move |req| {
-            let items: Vec<ExecutionListItem> = execs
-                .lock()
-                .unwrap()
+            let all = execs.lock().unwrap();
+            // New executions are inserted first: skip the ones the lagging list does not show yet.
+            let hidden = lagging.lock().unwrap().map_or(0, |seen| all.len() - seen);
+            let items: Vec<ExecutionListItem> = all
                 .iter()
+                .skip(hidden)
                 .filter(|e| req.status_filter().is_none_or(|s| s == e.status()))
                 .cloned()
                 .collect();
@@ -162,11 +174,12 @@ fn detector(
     sfn_rules: &[&Rule],
     sns_rules: &[&Rule],
     policy: DetectorPolicy,
-) -> Detector<MskClusters, StateMachine, Topic> {
+) -> Detector<MskClusters, StateMachine, Topic, MemoryLease> {
     Detector {
         clusters: MskClusters::new(kafka(kafka_rules)),
         executions: StateMachine::new(sfn(sfn_rules), SM),
         notifier: Some(Topic::new(sns(sns_rules), "arn:aws:sns:us-east-1:123456789012:msk-autoheal")),
+        lease: MemoryLease::default(),
         policy,
     }
 }
@@ -378,4 +391,66 @@ async fn ignored_alarms_call_nothing_and_dry_runs_start_nothing() {
     assert_eq!(out.outcome, Outcome::WouldStart);
     assert_eq!(out.input.unwrap().target_broker_count, 4);
     assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn two_alarms_at_once_start_one_execution_even_when_list_executions_lags() {
+    let (lc, dc) = (list_clusters(vec![cluster(ClusterState::Active, 2)]), describe(ClusterState::Active, 2));
+    let fake = FakeSfn::default();
+    fake.lag();
+    let (list, start) = fake.rules();
+    let publish = no_publish();
+    let d = detector(&[&lc, &dc], &[&list, &start], &[&publish], DetectorPolicy::default());
+    // Two band alarms (brokers 1-10 and the cluster-wide one) within a second.
+    let a = fixture("eventbridge-urp-broker.json");
+    let mut b = fixture("eventbridge-urp-cluster.json");
+    b["detail"]["state"]["timestamp"] = "2026-11-25T18:00:01.000+0000".into();
+    let (x, y) = tokio::join!(d.handle(&a, now(), false), d.handle(&b, now(), false));
+    let mut outcomes = [x.unwrap(), y.unwrap()];
+    outcomes.sort_by_key(|o| o.outcome != Outcome::Started);
+    assert_eq!(fake.started.lock().unwrap().len(), 1, "exactly one StartExecution");
+    assert_eq!(outcomes[0].outcome, Outcome::Started);
+    assert_eq!(outcomes[1].outcome, Outcome::Skipped);
+    let reason = outcomes[1].outcome_reason.clone().unwrap();
+    assert!(reason.contains("already running") && reason.contains("lease"), "{reason}");
+    let holder = d.lease.holder(&autoheal_domain::cluster::ClusterArn::parse(ARN).unwrap());
+    assert_eq!(holder, outcomes[0].execution_name);
+}
+
+#[tokio::test]
+async fn a_lease_left_by_an_ended_execution_is_taken_over() {
+    let (lc, dc) = (list_clusters(vec![cluster(ClusterState::Active, 2)]), describe(ClusterState::Active, 2));
+    let fake = FakeSfn::default();
+    let (list, start) = fake.rules();
+    let publish = no_publish();
+    let policy = DetectorPolicy { cooldown_minutes: 0, ..Default::default() };
+    let d = detector(&[&lc, &dc], &[&list, &start], &[&publish], policy);
+    let arn = autoheal_domain::cluster::ClusterArn::parse(ARN).unwrap();
+
+    let first = d.handle(&fixture("eventbridge-urp-broker.json"), now(), false).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Started);
+    // It is aborted by an operator: nothing released the lease.
+    for e in fake.executions.lock().unwrap().iter_mut() {
+        *e = execution(e.name(), ExecutionStatus::Aborted, "2026-11-25T18:00:05Z", Some("2026-11-25T18:00:30Z"));
+    }
+    assert_eq!(d.lease.holder(&arn), first.execution_name);
+    let mut later = fixture("eventbridge-urp-cluster.json");
+    later["detail"]["state"]["timestamp"] = "2026-11-25T18:10:00.000+0000".into();
+    let second = d.handle(&later, now(), false).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Started, "{:?}", second.outcome_reason);
+    assert_eq!(d.lease.holder(&arn), second.execution_name);
+}
+
+#[tokio::test]
+async fn a_failed_start_gives_the_lease_back() {
+    let (lc, dc) = (list_clusters(vec![cluster(ClusterState::Active, 2)]), describe(ClusterState::Active, 2));
+    let list = mock!(aws_sdk_sfn::Client::list_executions)
+        .then_output(|| ListExecutionsOutput::builder().set_executions(Some(vec![])).build().unwrap());
+    let start = mock!(aws_sdk_sfn::Client::start_execution)
+        .then_http_response(|| sfn_error(400, "StateMachineDoesNotExist", "no such state machine"));
+    let publish = no_publish();
+    let d = detector(&[&lc, &dc], &[&list, &start], &[&publish], DetectorPolicy::default());
+    let err = d.handle(&fixture("eventbridge-urp-broker.json"), now(), false).await.unwrap_err();
+    assert_eq!(err.error_type(), "AwsNotFound", "{err}");
+    assert_eq!(d.lease.holder(&autoheal_domain::cluster::ClusterArn::parse(ARN).unwrap()), None);
 }

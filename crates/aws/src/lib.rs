@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod cloudwatch;
 pub mod error;
 pub mod kafka;
+pub mod lease;
 pub mod ports;
 pub mod s3;
 pub mod sdk;

@@ -38,6 +38,37 @@ pub trait Executions: Send + Sync {
     fn start_execution(&self, name: &str, input: &str) -> impl Future<Output = Result<StartOutcome>> + Send;
 }
 
+/// What taking a cluster's lease gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired,
+    /// Another execution holds it: since `acquired_at`, until `expires_at` (when known).
+    HeldBy {
+        holder: String,
+        acquired_at: Option<Timestamp>,
+        expires_at: Option<Timestamp>,
+    },
+}
+
+/// One remediation per cluster at a time, decided by one conditional write (not by a list that may
+/// lag). The holder is the execution name.
+pub trait Lease: Send + Sync {
+    /// Takes `cluster`'s lease for `holder` for `ttl_seconds` when nobody holds it, its holder's
+    /// time is up, `holder` holds it already (a redelivered event), or `replacing` holds it (an
+    /// execution known to have ended without releasing it).
+    fn acquire(
+        &self,
+        cluster: &ClusterArn,
+        holder: &str,
+        now: Timestamp,
+        ttl_seconds: u64,
+        replacing: Option<&str>,
+    ) -> impl Future<Output = Result<LeaseOutcome>> + Send;
+
+    /// Gives the lease up if `holder` holds it; `false` (and nothing changed) otherwise.
+    fn release(&self, cluster: &ClusterArn, holder: &str) -> impl Future<Output = Result<bool>> + Send;
+}
+
 /// Notifications to operators.
 pub trait Notifier: Send + Sync {
     /// Publishes a message; returns its id.

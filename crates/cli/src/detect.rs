@@ -5,7 +5,7 @@ use crate::error::CliError;
 use crate::incident::read_event;
 use autoheal_app::AppError;
 use autoheal_app::detect::Detector;
-use autoheal_aws::{kafka::MskClusters, sdk, sfn::StateMachine, sns::Topic};
+use autoheal_aws::{kafka::MskClusters, lease::DynamoLease, sdk, sfn::StateMachine, sns::Topic};
 use autoheal_domain::capacity::CapacityPolicy;
 use autoheal_domain::cluster::ClusterName;
 use autoheal_domain::remediation::{DetectorPolicy, Mode};
@@ -23,6 +23,9 @@ pub struct Args {
     /// Topic for refusal notifications (only used with --execute).
     #[arg(long, value_name = "ARN")]
     pub topic_arn: Option<String>,
+    /// The per-cluster lease table (LEASE_TABLE of the stack); needed with --execute.
+    #[arg(long, value_name = "TABLE", required_if_eq("execute", "true"))]
+    pub lease_table: Option<String>,
     #[arg(long, default_value = "auto", value_parser = parse_mode)]
     pub mode: Mode,
     /// Clusters that always need approval (comma-separated).
@@ -54,6 +57,8 @@ pub async fn run(args: Args) -> Result<(), CliError> {
         clusters: MskClusters::new(aws_sdk_kafka::Client::new(&sdk)),
         executions: StateMachine::new(aws_sdk_sfn::Client::new(&sdk), args.state_machine_arn),
         notifier: args.topic_arn.map(|arn| Topic::new(aws_sdk_sns::Client::new(&sdk), arn)),
+        // A dry run never takes the lease (it starts nothing).
+        lease: DynamoLease::new(aws_sdk_dynamodb::Client::new(&sdk), args.lease_table.unwrap_or_default()),
         policy: DetectorPolicy {
             capacity: CapacityPolicy { step_per_az: args.step_per_az, max_brokers: args.max_brokers },
             mode: args.mode,

@@ -110,7 +110,8 @@ pub fn flight_check(
             latest_end = Some((e, ended));
         }
     }
-    if let Some((e, ended)) = latest_end {
+    // A cool-down of 0 is none (even for an end stamped a moment after `now` by another clock).
+    if let (Some((e, ended)), true) = (latest_end, cooldown_minutes > 0) {
         let until = ended.plus_minutes(i64::from(cooldown_minutes));
         if now < until {
             return FlightCheck::CoolingDown { execution: e.name.clone(), ended, until };

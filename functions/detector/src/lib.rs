@@ -9,6 +9,8 @@ use autoheal_lambda::env::{ConfigError, Source, optional, parsed_or, required};
 pub struct Config {
     pub state_machine_arn: String,
     pub topic_arn: Option<String>,
+    /// LEASE_TABLE: the DynamoDB table of per-cluster leases.
+    pub lease_table: String,
     pub policy: DetectorPolicy,
 }
 
@@ -40,6 +42,7 @@ impl Config {
         }
         Ok(Self {
             state_machine_arn: required(src, "STATE_MACHINE_ARN")?,
+            lease_table: required(src, "LEASE_TABLE")?,
             topic_arn: optional(src, "TOPIC_ARN"),
             policy: DetectorPolicy {
                 capacity: CapacityPolicy {
@@ -60,11 +63,13 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        let c = Config::from_env(&[("STATE_MACHINE_ARN", "arn:sm")]).unwrap();
+        let c = Config::from_env(&[("STATE_MACHINE_ARN", "arn:sm"), ("LEASE_TABLE", "leases")]).unwrap();
         assert_eq!(c.policy, DetectorPolicy::default());
+        assert_eq!(c.lease_table, "leases");
         assert_eq!(c.topic_arn, None);
         let c = Config::from_env(&[
             ("STATE_MACHINE_ARN", "arn:sm"),
+            ("LEASE_TABLE", "leases"),
             ("MODE", "approval"),
             ("APPROVAL_CLUSTERS", "a, b-2"),
             ("MAX_BROKERS", "6"),
@@ -81,11 +86,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = |env: &[(&str, &str); 2]| Config::from_env(env).unwrap_err().to_string();
-        assert!(err(&[("STATE_MACHINE_ARN", "a"), ("MODE", "yolo")]).contains("MODE"));
-        assert!(err(&[("STATE_MACHINE_ARN", "a"), ("MAX_BROKERS", "-1")]).contains("MAX_BROKERS"));
-        assert!(err(&[("STATE_MACHINE_ARN", "a"), ("APPROVAL_CLUSTERS", "ok,bad name")]).contains("APPROVAL_CLUSTERS"));
-        assert!(err(&[("STATE_MACHINE_ARN", "a"), ("BROKER_STEP_PER_AZ", "0")]).contains("BROKER_STEP_PER_AZ"));
+        let err = |env: &[(&str, &str); 3]| Config::from_env(env).unwrap_err().to_string();
+        let base = |k, v| [("STATE_MACHINE_ARN", "a"), ("LEASE_TABLE", "t"), (k, v)];
+        assert!(err(&base("MODE", "yolo")).contains("MODE"));
+        assert!(err(&base("MAX_BROKERS", "-1")).contains("MAX_BROKERS"));
+        assert!(err(&base("APPROVAL_CLUSTERS", "ok,bad name")).contains("APPROVAL_CLUSTERS"));
+        assert!(err(&base("BROKER_STEP_PER_AZ", "0")).contains("BROKER_STEP_PER_AZ"));
         assert_eq!(Config::from_env(&[("MODE", "auto")]).unwrap_err(), ConfigError::Missing("STATE_MACHINE_ARN"));
+        assert_eq!(Config::from_env(&[("STATE_MACHINE_ARN", "a")]).unwrap_err(), ConfigError::Missing("LEASE_TABLE"));
     }
 }

@@ -1,7 +1,7 @@
 //! Detector Lambda: wires configuration, SDK clients and the shared detector use case.
 
 use autoheal_app::detect::Detector;
-use autoheal_aws::{kafka::MskClusters, sdk, sfn::StateMachine, sns::Topic};
+use autoheal_aws::{kafka::MskClusters, lease::DynamoLease, sdk, sfn::StateMachine, sns::Topic};
 use autoheal_domain::time::Timestamp;
 use autoheal_lambda::env::ProcessEnv;
 use detector::Config;
@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
         clusters: MskClusters::new(aws_sdk_kafka::Client::new(&sdk)),
         executions: StateMachine::new(aws_sdk_sfn::Client::new(&sdk), config.state_machine_arn),
         notifier: config.topic_arn.map(|arn| Topic::new(aws_sdk_sns::Client::new(&sdk), arn)),
+        lease: DynamoLease::new(aws_sdk_dynamodb::Client::new(&sdk), config.lease_table),
         policy: config.policy,
     };
     let detector = &detector;

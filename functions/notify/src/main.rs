@@ -1,8 +1,9 @@
-//! Notify Lambda: wires the SNS topic and the notify use case (steps `success`, `failure`).
+//! Notify Lambda: wires the SNS topic and the notify use case (steps `success`, `failure`), then
+//! releases the cluster's lease (every end of an execution passes here).
 
 use autoheal_app::workflow::notify::{Notify, Outcome};
 use autoheal_app::workflow::{parse_input, step};
-use autoheal_aws::{sdk, sns::Topic};
+use autoheal_aws::{lease::DynamoLease, sdk, sns::Topic};
 use autoheal_domain::time::Timestamp;
 use autoheal_lambda::env::{ProcessEnv, required};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -12,16 +13,22 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     autoheal_lambda::init_tracing();
     let topic_arn = required(&ProcessEnv, "TOPIC_ARN")?;
+    let lease_table = required(&ProcessEnv, "LEASE_TABLE")?;
     let sdk = sdk::load().await;
     let notify = Notify { notifier: Topic::new(aws_sdk_sns::Client::new(&sdk), topic_arn) };
     let notify = &notify;
+    let lease = DynamoLease::new(aws_sdk_dynamodb::Client::new(&sdk), lease_table);
+    let lease = &lease;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let result = async {
             let input = parse_input(event.payload)?;
             let outcome = Outcome::parse(Some(step(&input, &["success", "failure"])?)).expect("step checked");
+            let cluster = input.state.cluster_arn.clone();
             let state = notify
                 .run(input.state, outcome, &input.execution.name, input.execution.started(), Timestamp::now())
                 .await?;
+            // After the notification, so a failed publish retried by the ASL still finds the lease ours.
+            autoheal_app::lease::release(lease, &cluster, &input.execution.name).await?;
             autoheal_app::workflow::output(&state)
         };
         result.await.map_err(autoheal_lambda::diagnostic)

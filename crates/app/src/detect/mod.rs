@@ -1,22 +1,26 @@
 //! The detector use case: alarm event → classification → cluster lookup → single flight and
-//! cool-down → at most one StartExecution per incident. Shared by the Lambda and `autoheal`.
+//! cool-down → the cluster's lease (one conditional write: two alarms at once cannot both pass,
+//! whatever ListExecutions shows yet) → at most one StartExecution per incident. Shared by the
+//! Lambda and `autoheal`.
 
 pub mod event;
 
 use crate::error::{AppError, Result};
-use autoheal_aws::ports::{ClusterControl, Executions, Notifier, StartOutcome};
+use crate::lease::{LEASE_TTL_SECONDS, UNSTARTED_HOLDER_MINUTES};
+use autoheal_aws::ports::{ClusterControl, Executions, Lease, LeaseOutcome, Notifier, StartOutcome};
 use autoheal_domain::alarm::{AlarmChange, Classification, Incident, Severity, classify, cluster_of};
-use autoheal_domain::flight::{ExecutionStatus, ExecutionSummary};
+use autoheal_domain::cluster::ClusterArn;
+use autoheal_domain::flight::{ExecutionStatus, ExecutionSummary, FlightCheck};
 use autoheal_domain::remediation::{DetectorPolicy, RemediationInput, Verdict, decide};
 use autoheal_domain::time::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
-/// How far back finished executions are read for the cool-down, beyond the cool-down itself: an
-/// execution that started this long before `now - cooldown` has ended by then (the state machine's
-/// own timeout is shorter).
-pub const EXECUTION_LOOKBACK_MINUTES: i64 = 48 * 60;
+/// How far back finished executions are read (for the cool-down, beyond the cool-down itself, and to
+/// see that a lease's holder has ended): an execution that started this long before has ended by
+/// then (the state machine's timeout, which is also the lease's lifetime).
+pub const EXECUTION_LOOKBACK_MINUTES: i64 = (LEASE_TTL_SECONDS / 60) as i64;
 
 /// What the alarm means, from the event alone (the `autoheal incident` output).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,14 +114,16 @@ pub struct DetectorOutcome {
 }
 
 /// The detector, generic over its ports so the Lambda, the CLI and the tests share it.
-pub struct Detector<C, E, N> {
+pub struct Detector<C, E, N, L> {
     pub clusters: C,
     pub executions: E,
     pub notifier: Option<N>,
+    /// The per-cluster lease, taken before StartExecution.
+    pub lease: L,
     pub policy: DetectorPolicy,
 }
 
-impl<C: ClusterControl, E: Executions, N: Notifier> Detector<C, E, N> {
+impl<C: ClusterControl, E: Executions, N: Notifier, L: Lease> Detector<C, E, N, L> {
     /// Handles one alarm event. With `dry_run`, everything is looked up but nothing is started or sent.
     pub async fn handle(&self, event: &Value, now: Timestamp, dry_run: bool) -> Result<DetectorOutcome> {
         let (decision, incident) = decide_event(event)?;
@@ -150,7 +156,24 @@ impl<C: ClusterControl, E: Executions, N: Notifier> Detector<C, E, N> {
                     out.outcome_reason = Some("dry run: nothing started".into());
                     return Ok(out);
                 }
-                match self.executions.start_execution(&exec_name, &payload).await? {
+                if let Some(holder) = self.take_lease(&arn, &exec_name, &executions, now).await? {
+                    let reason = FlightCheck::Running { execution: holder };
+                    info!(cluster = %name, execution = %exec_name, reason = %reason, "remediation skipped: the cluster's lease is held");
+                    out.outcome = Outcome::Skipped;
+                    out.outcome_reason = Some(format!("{reason} (it holds the cluster's lease)"));
+                    return Ok(out);
+                }
+                let started = match self.executions.start_execution(&exec_name, &payload).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Not started: let the next alarm (or this event's retry) take the lease.
+                        if let Err(r) = self.lease.release(&arn, &exec_name).await {
+                            warn!(cluster = %name, execution = %exec_name, error = %r, "lease not released after a failed StartExecution");
+                        }
+                        return Err(e.into());
+                    }
+                };
+                match started {
                     StartOutcome::Started { execution_arn } => {
                         info!(cluster = %name, execution = %exec_name, execution_arn = %execution_arn,
                               brokers = cluster.broker_count, target = out.input.as_ref().map(|i| i.target_broker_count),
@@ -194,16 +217,45 @@ impl<C: ClusterControl, E: Executions, N: Notifier> Detector<C, E, N> {
         Ok(out)
     }
 
-    /// Running executions (any age) and recently finished ones (for the cool-down).
+    /// Takes the cluster's lease for `me`; `Some(holder)` when another live execution holds it. A
+    /// holder seen ended (it never released: a Lambda crash, an operator's StopExecution) or never
+    /// started is replaced, by a write conditional on that holder, so two detectors cannot both
+    /// replace it.
+    async fn take_lease(
+        &self,
+        arn: &ClusterArn,
+        me: &str,
+        executions: &[ExecutionSummary],
+        now: Timestamp,
+    ) -> Result<Option<String>> {
+        let (holder, acquired_at) = match self.lease.acquire(arn, me, now, LEASE_TTL_SECONDS, None).await? {
+            LeaseOutcome::Acquired => return Ok(None),
+            LeaseOutcome::HeldBy { holder, acquired_at, .. } => (holder, acquired_at),
+        };
+        let seen = executions.iter().find(|e| e.name == holder);
+        let stale = match seen {
+            Some(e) => !matches!(e.status, ExecutionStatus::Running | ExecutionStatus::PendingRedrive),
+            None => acquired_at.is_some_and(|t| now >= t.plus_minutes(UNSTARTED_HOLDER_MINUTES)),
+        };
+        if !stale {
+            return Ok(Some(holder));
+        }
+        warn!(cluster_arn = %arn, holder = %holder, status = ?seen.map(|e| e.status), "the lease's holder has ended without releasing it; taking it over");
+        match self.lease.acquire(arn, me, now, LEASE_TTL_SECONDS, Some(&holder)).await? {
+            LeaseOutcome::Acquired => Ok(None),
+            LeaseOutcome::HeldBy { holder, .. } => Ok(Some(holder)),
+        }
+    }
+
+    /// Running executions (any age) and recently finished ones (for the cool-down, and to tell a
+    /// lease's ended holder).
     async fn executions_for_flight_check(&self, now: Timestamp) -> Result<Vec<ExecutionSummary>> {
         let epoch = Timestamp::from_unix_millis(0).unwrap_or(now);
         let mut all = self.executions.list_executions(Some(ExecutionStatus::Running), epoch).await?;
-        if self.policy.cooldown_minutes > 0 {
-            let since = now.plus_minutes(-(i64::from(self.policy.cooldown_minutes) + EXECUTION_LOOKBACK_MINUTES));
-            for e in self.executions.list_executions(None, since).await? {
-                if !all.iter().any(|r| r.arn == e.arn) {
-                    all.push(e);
-                }
+        let since = now.plus_minutes(-(i64::from(self.policy.cooldown_minutes) + EXECUTION_LOOKBACK_MINUTES));
+        for e in self.executions.list_executions(None, since).await? {
+            if !all.iter().any(|r| r.arn == e.arn) {
+                all.push(e);
             }
         }
         Ok(all)

@@ -144,7 +144,7 @@ class Demo:
         self.topic_arn, self.sm_arn, self.approval_url = d.topic_arn, d.state_machine_arn, d.approval_url
         # template.yaml's Environment of every function (one env file serves them all locally).
         env = {"MODE": a.mode, "MAX_BROKERS": "4", "THROTTLE_BYTES_PER_SEC": str(a.throttle),
-               "MAX_MOVES_PER_BROKER": str(a.max_moves_per_broker), "COMMAND_WAIT_SECONDS": "90",
+               "MAX_MOVES_PER_BROKER": str(a.max_moves_per_broker),
                "APPROVAL_TIMEOUT_MINUTES": str(a.approval_minutes)}
         self.timed("lambdas_start_s", lambda: d.start_lambdas(FUNCTIONS, **env))
         self.note("info", f"state machine {d.state_machine_arn.rsplit(':', 1)[-1]} ({ASL.relative_to(REPO_ROOT)}), "

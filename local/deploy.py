@@ -126,7 +126,7 @@ class Deployment:
             "KAFKA_BIN_DIR": str(KAFKA_BIN), "THROTTLE_BYTES_PER_SEC": str(20 * 1024 * 1024),
             "CLUSTER_ARN": self.stack.cluster_arn, "CLIENT_INSTANCE_ID": self.stack.client_instance_id,
             "MAX_MOVES_PER_BROKER": "", "CANCEL_ON_FAILURE": "true", "PLAN_BUCKET": self.bucket,
-            "PLAN_PREFIX": "autoheal", "COMMAND_WAIT_SECONDS": "100", "APPROVAL_SECRET_ARN": self.secret_arn,
+            "PLAN_PREFIX": "autoheal", "APPROVAL_SECRET_ARN": self.secret_arn,
             "APPROVAL_URL": self.approval_url, "APPROVAL_TOPIC_ARN": self.approval_topic_arn,
             "APPROVAL_TIMEOUT_MINUTES": "60", "RUST_LOG": "info",
         } | overrides

@@ -28,6 +28,10 @@ pub enum AppError {
     ReassignmentFailed(String),
     #[error("{0}")]
     NotHealed(String),
+    /// The step's SSM command outlives this invocation: the ASL retries the Task, whose next
+    /// invocation re-attaches to the same command (never sends a second one).
+    #[error("{0}")]
+    StillRunning(String),
     /// An AWS call failed; its kind decides whether the ASL retries.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -47,6 +51,7 @@ impl AppError {
             Self::CommandFailed(_) => "CommandFailed",
             Self::ReassignmentFailed(_) => "ReassignmentFailed",
             Self::NotHealed(_) => "NotHealed",
+            Self::StillRunning(_) => "StillRunning",
             Self::Aws(e) => match e.kind {
                 ErrorKind::Throttled | ErrorKind::Transient => "Retryable",
                 ErrorKind::NotFound => "AwsNotFound",

@@ -6,7 +6,7 @@
 
 use autoheal_app::approval::{RequestConfig, RequestInput, render_email};
 use autoheal_app::workflow::WorkflowState;
-use autoheal_app::workflow::kafka_ops::{KafkaOps, KafkaOpsConfig};
+use autoheal_app::workflow::kafka_ops::{Invocation, KafkaOps, KafkaOpsConfig};
 use autoheal_aws::ports::{BootstrapBrokers, ClusterScaling, ObjectStore};
 use autoheal_aws::ssm::{RunCommand, output_key};
 use autoheal_aws::{AwsError, ErrorKind, sdk};
@@ -169,7 +169,6 @@ fn ops(rules: &[&Rule], store: &Store) -> KafkaOps<NoMsk, RunCommand, Store> {
             prefix: S3Key::parse("autoheal").unwrap(),
             cancel_on_failure: true,
             max_moves_per_broker: Some(2),
-            command_wait: Duration::from_secs(5),
             poll_interval: Duration::from_millis(1),
             command_timeout_seconds: 600,
         },
@@ -178,6 +177,10 @@ fn ops(rules: &[&Rule], store: &Store) -> KafkaOps<NoMsk, RunCommand, Store> {
 
 fn now() -> Timestamp {
     Timestamp::parse("2026-11-25T18:00:12Z").unwrap()
+}
+
+fn inv() -> Invocation<'static> {
+    Invocation::lasting(EXEC, now(), Duration::from_secs(30))
 }
 
 /// The brokers section of the recorded `kafka-broker-api-versions.sh` lines, for these brokers only.
@@ -239,7 +242,7 @@ async fn the_dry_run_describes_only_and_plans_onto_the_predicted_brokers() {
                 .build()
         })
         .build();
-    let s = ops(&[&send, &throttled_then_ok], &store).dry_run(assessed(), EXEC, now()).await.unwrap();
+    let s = ops(&[&send, &throttled_then_ok], &store).dry_run(assessed(), inv()).await.unwrap();
 
     // One command, and it only describes: no --execute, no config change, no election, no cancel.
     let sent = scripts.lock().unwrap().clone();
@@ -275,7 +278,7 @@ async fn the_dry_run_describes_only_and_plans_onto_the_predicted_brokers() {
     store.agent_output("cmd-1", &capture_after());
     let ok = finished(CommandInvocationStatus::Success, 0, &store);
     let ops = ops(&[&send, &ok], &store);
-    let s = ops.capture(s, EXEC, now()).await.unwrap();
+    let s = ops.capture(s, inv()).await.unwrap();
     let s = ops.plan(s, EXEC).await.unwrap();
     let real = s.plan.clone().unwrap();
     assert_eq!(real.brokers, d.brokers, "the predicted broker ids are the ones that joined");
@@ -306,7 +309,7 @@ async fn the_estimate_reaches_the_approval_email_labelled_with_its_assumptions()
     let store = Store::default();
     store.agent_output("cmd-1", &capture_before(true));
     let ((send, _), ok) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Success, 0, &store));
-    let s = ops(&[&send, &ok], &store).dry_run(assessed(), EXEC, now()).await.unwrap();
+    let s = ops(&[&send, &ok], &store).dry_run(assessed(), inv()).await.unwrap();
     let d = s.dry_run.clone().unwrap();
     let body = email_for(&s);
     for needle in [
@@ -329,7 +332,7 @@ async fn a_failed_dry_run_is_an_error_the_asl_catches_and_the_email_says_why() {
     let store = Store::default();
     store.agent_output("cmd-1", "#autoheal:section:topics\n");
     let ((send, _), failed) = (recording_send("cmd-1"), finished(CommandInvocationStatus::Failed, 127, &store));
-    let e = ops(&[&send, &failed], &store).dry_run(assessed(), EXEC, now()).await.unwrap_err();
+    let e = ops(&[&send, &failed], &store).dry_run(assessed(), inv()).await.unwrap_err();
     assert_eq!(e.error_type(), "CommandFailed", "{e}");
     assert!(!store.has(&format!("autoheal/{EXEC}/dry-run/plan.json")));
 
@@ -338,7 +341,7 @@ async fn a_failed_dry_run_is_an_error_the_asl_catches_and_the_email_says_why() {
     let no_racks = capture_before(false).replace(&broker_lines(&[1, 2]), "#autoheal:unavailable\n");
     store.agent_output("cmd-1", &no_racks);
     let ok = finished(CommandInvocationStatus::Success, 0, &store);
-    let e = ops(&[&send, &ok], &store).dry_run(assessed(), EXEC, now()).await.unwrap_err();
+    let e = ops(&[&send, &ok], &store).dry_run(assessed(), inv()).await.unwrap_err();
     assert_eq!(e.error_type(), "CommandFailed");
     assert!(e.to_string().contains("racks are unknown"), "{e}");
 
@@ -366,7 +369,7 @@ async fn at_target_already_the_estimate_plans_over_the_brokers_there_are() {
     let a = state.assessment.as_mut().unwrap();
     a.broker_count = 4;
     a.scale_needed = false;
-    let d = ops(&[&send, &ok], &store).dry_run(state, EXEC, now()).await.unwrap().dry_run.unwrap();
+    let d = ops(&[&send, &ok], &store).dry_run(state, inv()).await.unwrap().dry_run.unwrap();
     assert!(d.new_brokers.is_empty() && d.brokers == vec![1, 2, 3, 4], "{d:?}");
     assert!(d.assumptions[0].starts_with("no broker to add"), "{:?}", d.assumptions);
 }

@@ -163,6 +163,9 @@ pub struct CommandRequest<'a> {
     pub commands: &'a [String],
     /// Shown in the SSM console (≤ 100 characters).
     pub comment: &'a str,
+    /// The caller's name for the kind of script (`capture`, `verify`, ...): for logs and for
+    /// stand-ins that answer by kind (the CLI's replay), never parsed out of `comment`.
+    pub what: &'a str,
     /// Full stdout/stderr go to `s3://bucket/prefix/...` (GetCommandInvocation keeps only 24,000
     /// characters of stdout).
     pub output_bucket: Option<&'a str>,
@@ -236,4 +239,17 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 
     fn get_object(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
+    /// The object, or None when there is no such key. S3 answers GetObject of a missing key with
+    /// 403 (not 404) to a caller without s3:ListBucket, so the S3 adapter asks ListObjectsV2 first;
+    /// this default (for stores that answer NotFound) only maps NotFound to None.
+    fn get_object_if_exists(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
+        async move {
+            match self.get_object(bucket, key).await {
+                Ok(body) => Ok(Some(body)),
+                Err(e) if e.kind == crate::error::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }
 }

@@ -47,4 +47,23 @@ impl ObjectStore for Bucket {
             })?;
         Ok(data.into_bytes().to_vec())
     }
+
+    /// ListObjectsV2 (prefix = the key) says whether the key exists; only then GetObject. A key
+    /// deleted in between reads as NotFound or AccessDenied, as any missing key.
+    #[instrument(skip(self))]
+    async fn get_object_if_exists(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        let listed = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(key)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
+        if !listed.contents().iter().any(|o| o.key() == Some(key)) {
+            return Ok(None);
+        }
+        self.get_object(bucket, key).await.map(Some)
+    }
 }

@@ -4,9 +4,12 @@
 //! under-replicated, replicas spread wider than the plan promised). The kafka-ops use case itself
 //! runs over [`Replay`], answered by the recordings; nothing is sent anywhere.
 
-use crate::dry_run::{EXECUTION, Replay, count, kafka_ops, offline_state, read_text, report, script_output};
+use crate::dry_run::{
+    EXECUTION, REPLAY_BUDGET, Replay, count, kafka_ops, offline_state, read_text, report, script_output,
+};
 use crate::error::CliError;
 use autoheal_app::AppError;
+use autoheal_app::workflow::kafka_ops::Invocation;
 use autoheal_domain::kafka_cli::{self, Throttle, section};
 use autoheal_domain::time::Timestamp;
 use autoheal_planner::formats::{parse_describe, parse_log_dirs};
@@ -59,18 +62,19 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     let recorded: Vec<(&str, &str)> = sections.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let replay = Replay::new([("confirm", script_output(&recorded))]);
     let ops = kafka_ops(&replay, Throttle::default(), None)?;
-    let result = ops.confirm(state, EXECUTION, Timestamp::now()).await.and_then(|s| {
-        let h = s.healed.ok_or_else(|| AppError::InvalidInput("confirm returned no health check".into()))?;
-        let decision = json!({
-            "healed": true,
-            "under_replicated": h.under_replicated,
-            "brokers": h.brokers,
-            "replicas_per_broker": h.replicas_per_broker,
-            "replica_spread": h.replica_spread,
-            "promised_spread": promised.unwrap_or(1),
+    let result =
+        ops.confirm(state, Invocation::lasting(EXECUTION, Timestamp::now(), REPLAY_BUDGET)).await.and_then(|s| {
+            let h = s.healed.ok_or_else(|| AppError::InvalidInput("confirm returned no health check".into()))?;
+            let decision = json!({
+                "healed": true,
+                "under_replicated": h.under_replicated,
+                "brokers": h.brokers,
+                "replicas_per_broker": h.replicas_per_broker,
+                "replica_spread": h.replica_spread,
+                "promised_spread": promised.unwrap_or(1),
+            });
+            Ok((decision, "NotifySuccess"))
         });
-        Ok((decision, "NotifySuccess"))
-    });
     let healed = json!({"healed": result.is_ok()});
     report("ConfirmHealed", "kafka-ops", result, healed)
 }

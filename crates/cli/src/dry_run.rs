@@ -165,8 +165,8 @@ fn offline(operation: &'static str) -> AwsError {
 
 impl CommandRunner for &Replay {
     async fn send_command(&self, req: &CommandRequest<'_>) -> AwsResult<String> {
-        // The use cases name their scripts in the comment: "msk-autoheal <what> <execution>".
-        let what = req.comment.split_whitespace().nth(1).unwrap_or("script").to_owned();
+        // The use cases name the kind of every script they run.
+        let what = req.what.to_owned();
         let (stdout, answered_from) = match self.recorded.get(what.as_str()) {
             Some(text) => (text.clone(), "recording"),
             None => ("#autoheal:end\n".to_owned(), "not run (dry run)"),
@@ -209,6 +209,9 @@ impl ClusterScaling for &Replay {
     }
 }
 
+/// How long a replayed step may wait for its (answered at once) scripts.
+pub const REPLAY_BUDGET: Duration = Duration::from_secs(60);
+
 /// Execution name of offline dry runs (S3 keys are made from it; nothing is written).
 pub const EXECUTION: &str = "dry-run";
 /// Bucket and key prefix of offline dry runs: placeholders, never contacted.
@@ -235,7 +238,6 @@ pub fn kafka_ops(
             prefix: S3Key::parse(PREFIX).map_err(bad)?,
             cancel_on_failure: true,
             max_moves_per_broker,
-            command_wait: Duration::from_secs(1),
             poll_interval: Duration::ZERO,
             command_timeout_seconds: 60,
         },

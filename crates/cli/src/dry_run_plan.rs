@@ -4,9 +4,12 @@
 //! email shows, and the assumptions it states. The kafka-ops use case itself runs over [`Replay`],
 //! answered by the recordings; its output is exactly what the Lambda puts in `$.dry_run`.
 
-use crate::dry_run::{EXECUTION, Replay, count, kafka_ops, offline_state, read_text, report, script_output};
+use crate::dry_run::{
+    EXECUTION, REPLAY_BUDGET, Replay, count, kafka_ops, offline_state, read_text, report, script_output,
+};
 use crate::error::CliError;
 use autoheal_app::AppError;
+use autoheal_app::workflow::kafka_ops::Invocation;
 use autoheal_domain::kafka_cli::{self, Throttle, section};
 use autoheal_domain::time::Timestamp;
 use autoheal_planner::formats::{parse_describe, parse_log_dirs};
@@ -92,12 +95,15 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     let recorded: Vec<(&str, &str)> = sections.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let replay = Replay::new([("dry-run", script_output(&recorded))]);
     let ops = kafka_ops(&replay, throttle, max_moves)?;
-    let result = ops.dry_run(state, EXECUTION, Timestamp::now()).await.and_then(|s| {
-        let d = s.dry_run.ok_or_else(|| AppError::InvalidInput("the dry run returned no estimate".into()))?;
-        let proposed =
-            replay.object(&d.plan_key).and_then(|b| serde_json::from_slice::<Value>(&b).ok()).unwrap_or(Value::Null);
-        let estimate = serde_json::to_value(&d).map_err(|e| AppError::InvalidInput(e.to_string()))?;
-        Ok((json!({"estimate": estimate, "proposed_reassignment": proposed}), "PrepareApproval"))
-    });
+    let result =
+        ops.dry_run(state, Invocation::lasting(EXECUTION, Timestamp::now(), REPLAY_BUDGET)).await.and_then(|s| {
+            let d = s.dry_run.ok_or_else(|| AppError::InvalidInput("the dry run returned no estimate".into()))?;
+            let proposed = replay
+                .object(&d.plan_key)
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .unwrap_or(Value::Null);
+            let estimate = serde_json::to_value(&d).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+            Ok((json!({"estimate": estimate, "proposed_reassignment": proposed}), "PrepareApproval"))
+        });
     report("DryRunPlan", "kafka-ops", result, json!({"az_count": az_count, "cluster_brokers": cluster_brokers}))
 }

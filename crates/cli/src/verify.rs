@@ -4,9 +4,12 @@
 //! case itself runs over [`Replay`]: the recording answers its `--verify`; the preferred leader
 //! election it starts after a finished stage is listed, not run.
 
-use crate::dry_run::{EXECUTION, PREFIX, Replay, count, kafka_ops, offline_state, read_text, report, script_output};
+use crate::dry_run::{
+    EXECUTION, PREFIX, REPLAY_BUDGET, Replay, count, kafka_ops, offline_state, read_text, report, script_output,
+};
 use crate::error::CliError;
 use autoheal_app::AppError;
+use autoheal_app::workflow::kafka_ops::Invocation;
 use autoheal_app::workflow::state::ReassignmentStatus;
 use autoheal_domain::kafka_cli::{self, Throttle, section};
 use autoheal_domain::time::Timestamp;
@@ -78,7 +81,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
         replay = replay.with_object(k, empty_stage);
     }
     let ops = kafka_ops(&replay, Throttle::default(), None)?;
-    let result = ops.verify(state, EXECUTION, now).await.and_then(|s| {
+    let result = ops.verify(state, Invocation::lasting(EXECUTION, now, REPLAY_BUDGET)).await.and_then(|s| {
         let r = s.reassignment.ok_or_else(|| AppError::InvalidInput("verify returned no progress".into()))?;
         let next = match r.status {
             ReassignmentStatus::InProgress => "WaitForReassignment, then VerifyReassignment again",

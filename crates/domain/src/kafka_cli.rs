@@ -16,9 +16,11 @@ pub use output::{
     parse_list, parse_throttle_cleanup, parse_verify, split_sections,
 };
 pub use scripts::{
-    ELECTION_INCOMPLETE_MARKER, END_MARKER, EXIT_REASSIGNMENT_IN_PROGRESS, INLINE_PLAN_MAX_BYTES, KafkaClient,
-    PlanSource, SECTION_MARKER, Script, broker_list, capture_script, cleanup_script, elect_preferred_script,
-    execute_script, section, verify_script,
+    ELECTION_INCOMPLETE_MARKER, END_MARKER, EXIT_LOCKED, EXIT_REASSIGNMENT_IN_PROGRESS, INLINE_PLAN_MAX_BYTES,
+    KafkaClient, PlanSource, SECTION_MARKER, Script, THROTTLE_CONFIG_MARKER, THROTTLE_CONFIGS,
+    THROTTLE_RESTORED_MARKER, ThrottleRestore, ThrottleTarget, broker_list, capture_script, cleanup_script,
+    elect_preferred_script, execute_script, is_throttle_value, restore_throttles_script, section,
+    throttle_configs_script, verify_script,
 };
 pub use values::{
     BootstrapServers, BrokerId, CommandConfigPath, InstanceId, KafkaBinDir, MAX_THROTTLE, MIN_THROTTLE, S3Bucket,

@@ -9,6 +9,19 @@ use autoheal_lambda::env::{ConfigError, Source, optional, parsed_or, required};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How long before the Lambda's deadline an invocation stops waiting for its SSM command and
+/// answers `StillRunning` (time to write the answer and for the runtime to return it).
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
+/// The instant to stop waiting by: the invocation's deadline (`Context::deadline`, milliseconds
+/// since the epoch) less [`DEADLINE_MARGIN`]; at once when that is already past.
+pub fn wait_until(deadline_ms: u64) -> std::time::Instant {
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    std::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub ops: KafkaOpsConfig,
@@ -30,7 +43,6 @@ pub fn config_from_env(src: &impl Source) -> Result<Config, ConfigError> {
     let instance: InstanceId =
         validated(src, "CLIENT_INSTANCE_ID", Some(required(src, "CLIENT_INSTANCE_ID")?))?.expect("some");
     let bucket: S3Bucket = validated(src, "PLAN_BUCKET", Some(required(src, "PLAN_BUCKET")?))?.expect("some");
-    let wait: u64 = parsed_or(src, "COMMAND_WAIT_SECONDS", 90)?;
     let cluster_arn = optional(src, "CLUSTER_ARN")
         .map(|v| {
             ClusterArn::parse(&v).map_err(|e| ConfigError::Invalid {
@@ -55,7 +67,6 @@ pub fn config_from_env(src: &impl Source) -> Result<Config, ConfigError> {
             prefix: parsed_or(src, "PLAN_PREFIX", S3Key::parse("autoheal").expect("valid"))?,
             cancel_on_failure: parsed_or(src, "CANCEL_ON_FAILURE", true)?,
             max_moves_per_broker: validated::<u32>(src, "MAX_MOVES_PER_BROKER", optional(src, "MAX_MOVES_PER_BROKER"))?,
-            command_wait: Duration::from_secs(wait),
             poll_interval: Duration::from_secs(1),
             command_timeout_seconds: parsed_or(src, "COMMAND_TIMEOUT_SECONDS", 3600)?,
         },
@@ -73,8 +84,17 @@ mod tests {
         assert_eq!(c.ops.prefix.as_str(), "autoheal");
         assert!(c.ops.cancel_on_failure);
         assert_eq!(c.ops.bootstrap_servers, None);
-        assert_eq!(c.ops.command_wait, Duration::from_secs(90));
+        assert_eq!(c.ops.command_timeout_seconds, 3600);
         assert!(config_from_env(&[("PLAN_BUCKET", "plans-1")]).unwrap_err().to_string().contains("CLIENT_INSTANCE_ID"));
+    }
+
+    #[test]
+    fn the_wait_ends_a_margin_before_the_lambda_deadline() {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let until = wait_until(now_ms + 120_000);
+        let left = until - std::time::Instant::now();
+        assert!(left <= Duration::from_secs(105) && left > Duration::from_secs(100), "{left:?}");
+        assert!(wait_until(now_ms + 5_000) <= std::time::Instant::now(), "less than the margin left: stop at once");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 #![recursion_limit = "256"]
 
 use autoheal_app::AppError;
-use autoheal_app::workflow::kafka_ops::{KafkaOps, validate_execution_name};
+use autoheal_app::workflow::kafka_ops::{Invocation, KafkaOps, validate_execution_name};
 use autoheal_app::workflow::{parse_input, step};
 use autoheal_aws::{kafka::MskClusters, s3::Bucket, sdk, ssm::RunCommand};
 use autoheal_domain::time::Timestamp;
@@ -28,6 +28,8 @@ async fn main() -> Result<(), Error> {
     };
     let (ops, allowed) = (&ops, &config.cluster_arn);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // Every wait for an SSM command ends before the Lambda's own deadline: `StillRunning`.
+        let deadline = kafka_ops::wait_until(event.context.deadline);
         let result = async {
             let input = parse_input(event.payload)?;
             let step = step(&input, &STEPS)?.to_owned();
@@ -41,15 +43,16 @@ async fn main() -> Result<(), Error> {
             }
             let exec = input.execution.name.as_str();
             validate_execution_name(exec)?;
-            let (state, now) = (input.state, Timestamp::now());
+            let state = input.state;
+            let inv = Invocation { execution: exec, now: Timestamp::now(), deadline };
             let state = match step.as_str() {
-                "capture" => ops.capture(state, exec, now).await?,
+                "capture" => ops.capture(state, inv).await?,
                 "plan" => ops.plan(state, exec).await?,
-                "execute" => ops.execute(state, exec, now).await?,
-                "verify" => ops.verify(state, exec, now).await?,
-                "confirm" => ops.confirm(state, exec, now).await?,
-                "dry_run" => ops.dry_run(state, exec, now).await?,
-                _ => ops.cleanup(state, exec).await?,
+                "execute" => ops.execute(state, inv).await?,
+                "verify" => ops.verify(state, inv).await?,
+                "confirm" => ops.confirm(state, inv).await?,
+                "dry_run" => ops.dry_run(state, inv).await?,
+                _ => ops.cleanup(state, inv).await?,
             };
             autoheal_app::workflow::output(&state)
         };

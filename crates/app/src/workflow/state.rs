@@ -272,7 +272,7 @@ pub struct HealthCheck {
 /// Cleanup on the failure path.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CleanupReport {
-    /// Why nothing was done on the cluster (no reassignment was started).
+    /// Why nothing was done on the cluster (no plan, or no stage was about to be executed).
     pub skipped: Option<String>,
     pub cancelled: Vec<String>,
     pub throttles_removed: Vec<String>,
@@ -324,3 +324,11 @@ mod tests {
         assert!(serde_json::from_value::<WorkflowState>(v).is_err());
     }
 }
+    /// The stage (from 1) whose reassignment was `--cancel`led, when one may have been running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_stage: Option<usize>,
+    /// Partitions Kafka reverted.
+    /// Throttle configs this execution had set, removed (`<kind> <name>: <configs>`).
+    /// An operator's throttle configs that `--execute` had overwritten, put back.
+    #[serde(default)]
+    pub throttles_restored: Vec<String>,

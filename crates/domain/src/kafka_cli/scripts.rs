@@ -295,6 +295,171 @@ pub fn broker_list(brokers: &[BrokerId]) -> String {
     brokers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
+// ---- one copy per run, and exactly the throttles we set (kafka-ops re-attach and cleanup) ----------
+
+/// Exit code of a script started while another copy of the same run holds its lock on the
+/// instance ([`Script::with_lock`]): that copy is still running, this one did nothing.
+pub const EXIT_LOCKED: i32 = 75;
+
+/// A throttle config as it was before a reassignment set it:
+/// `#autoheal:throttle-config <broker|topic> <name> <config> <value>`.
+pub const THROTTLE_CONFIG_MARKER: &str = "#autoheal:throttle-config";
+/// A pre-existing throttle config put back by [`restore_throttles_script`].
+pub const THROTTLE_RESTORED_MARKER: &str = "#autoheal:throttle-restored";
+
+/// The throttle configs `kafka-reassign-partitions.sh --execute --throttle` sets: the rates on the
+/// brokers taking part, the throttled replica lists on the topics moved.
+pub const THROTTLE_CONFIGS: [&str; 5] = [
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
+];
+
+/// Whether a throttle config's value (a rate, `*`, or `partition:broker,...`) is safe to put back in
+/// a script as it was read: nothing but `[A-Za-z0-9:,*._-]`.
+pub fn is_throttle_value(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 65_536 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b":,*._-".contains(&b))
+}
+
+impl Script {
+    /// Runs the script only when no other copy of run `name` is running on this instance: it takes
+    /// `flock -n` on `${TMPDIR:-/tmp}/autoheal-<name>.lock` (kept by the Kafka tools it starts) and
+    /// otherwise exits [`EXIT_LOCKED`] having done nothing. `name` is reduced to `[A-Za-z0-9._-]`.
+    pub fn with_lock(self, name: &str) -> Script {
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+            .collect();
+        let mut l = vec![
+            format!("autoheal_lock=\"${{TMPDIR:-/tmp}}/autoheal-{safe}.lock\""),
+            "exec 9>>\"$autoheal_lock\"".to_owned(),
+            format!(
+                "if ! flock -n 9; then echo 'autoheal: run {safe} is already running on this instance' >&2; \
+                 exit {EXIT_LOCKED}; fi"
+            ),
+        ];
+        l.extend(self.0);
+        Script(l)
+    }
+}
+
+/// Prints every throttle config ([`THROTTLE_CONFIGS`]) set now on any broker and, with `topics`,
+/// on any topic, one [`THROTTLE_CONFIG_MARKER`] line each, in section `throttles`. Run before
+/// `--execute` so the workflow can record what an operator had set before it.
+pub fn throttle_configs_script(client: &KafkaClient, topics: bool) -> Script {
+    let configs = client.tool("kafka-configs.sh");
+    let mut l = prelude();
+    l.push(section(section::THROTTLES));
+    l.push(format!("{configs} --entity-type brokers --describe > \"$work/brokers.cfg\""));
+    if topics {
+        l.push(format!("{configs} --entity-type topics --describe > \"$work/topics.cfg\""));
+    } else {
+        l.push(": > \"$work/topics.cfg\"".to_owned());
+    }
+    l.push(format!(
+        "awk '$1 == \"Dynamic\" && $2 == \"configs\" && $3 == \"for\" {{ type = $4; name = $5; next }} \
+         /^[^ ]/ {{ type = \"\"; next }} \
+         type != \"\" {{ i = index($1, \"=\"); if (i > 0 && substr($1, 1, i - 1) ~ /{THROTTLE_CONFIGS_AWK}/) \
+         print \"{THROTTLE_CONFIG_MARKER}\", type, name, substr($1, 1, i - 1), substr($1, i + 1) }}' \
+         \"$work/brokers.cfg\" \"$work/topics.cfg\""
+    ));
+    l.push(end());
+    Script(l)
+}
+
+/// A broker or topic whose throttle configs the workflow may have set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThrottleTarget {
+    Broker(BrokerId),
+    Topic(TopicName),
+}
+
+/// One entity to put back as it was: `before` holds the throttle configs it had before the
+/// workflow's first `--execute` (config, value), every value checked by [`is_throttle_value`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleRestore {
+    pub target: ThrottleTarget,
+    pub before: Vec<(String, String)>,
+}
+
+/// Cleanup of exactly what the workflow changed: with `cancel`, `--cancel` that plan's
+/// reassignments first (Kafka reverts the partitions still moving and ignores the others); then,
+/// for each entity of `entities` only, remove the throttle configs it has now that it did not have
+/// before, and put back the values it had (`--execute` overwrote them). Entities not listed (an
+/// operator's own throttles elsewhere) are not touched. Best effort, every step attempted,
+/// non-zero exit when any failed; prints [`THROTTLE_REMOVED_MARKER`], [`THROTTLE_RESTORED_MARKER`]
+/// or [`THROTTLE_FAILED_MARKER`] lines. Configs or values that are not safe are left out.
+pub fn restore_throttles_script(
+    client: &KafkaClient,
+    cancel: Option<&PlanSource>,
+    entities: &[ThrottleRestore],
+) -> Script {
+    let configs = client.tool("kafka-configs.sh");
+    let mut l = prelude();
+    l.push("status=0".to_owned());
+    if let Some(plan) = cancel {
+        l.extend(plan.fetch_lines());
+        l.push(section(section::CANCEL));
+        l.push(format!(
+            "{} --reassignment-json-file \"$work/plan.json\" --cancel || status=1",
+            client.tool("kafka-reassign-partitions.sh")
+        ));
+    }
+    l.push(section(section::THROTTLES));
+    let any_topic = entities.iter().any(|e| matches!(e.target, ThrottleTarget::Topic(_)));
+    l.push(format!("{configs} --entity-type brokers --describe > \"$work/brokers.cfg\" || status=1"));
+    if any_topic {
+        l.push(format!("{configs} --entity-type topics --describe > \"$work/topics.cfg\" || status=1"));
+    } else {
+        l.push(": > \"$work/topics.cfg\"".to_owned());
+    }
+    // "<type> <name> <c1,c2>" for each entity with throttle configs set now (as cleanup_script).
+    l.push(format!(
+        "awk '$1 == \"Dynamic\" && $2 == \"configs\" && $3 == \"for\" {{ type = $4; name = $5; next }} \
+         /^[^ ]/ {{ type = \"\"; next }} \
+         type != \"\" {{ split($1, kv, \"=\"); if (kv[1] ~ /{THROTTLE_CONFIGS_AWK}/) \
+         {{ k = type \" \" name; if (k in found) found[k] = found[k] \",\" kv[1]; else found[k] = kv[1] }} }} \
+         END {{ for (k in found) print k, found[k] }}' \"$work/brokers.cfg\" \"$work/topics.cfg\" > \"$work/throttled\""
+    ));
+    // remove_ours TYPE NAME KEEP: deletes the throttle configs set on the entity now, except KEEP's.
+    l.push(format!(
+        "remove_ours() {{ cfgs=$(awk -v t=\"$1\" -v n=\"$2\" -v keep=\",$3,\" '$1 == t && $2 == n {{ c = split($3, a, \",\"); \
+         for (i = 1; i <= c; i++) if (index(keep, \",\" a[i] \",\") == 0) out = out (out == \"\" ? \"\" : \",\") a[i] }} \
+         END {{ print out }}' \"$work/throttled\"); [ -n \"$cfgs\" ] || return 0; \
+         if {configs} --entity-type \"${{1}}s\" --entity-name \"$2\" --alter --delete-config \"$cfgs\" < /dev/null; \
+         then echo \"{THROTTLE_REMOVED_MARKER} $1 $2 $cfgs\"; \
+         else echo \"{THROTTLE_FAILED_MARKER} $1 $2 $cfgs\"; status=1; fi; }}"
+    ));
+    for e in entities {
+        let (kind, name) = match &e.target {
+            ThrottleTarget::Broker(b) => ("broker", b.to_string()),
+            ThrottleTarget::Topic(t) => ("topic", t.as_str().to_owned()),
+        };
+        let before: Vec<&(String, String)> =
+            e.before.iter().filter(|(c, v)| THROTTLE_CONFIGS.contains(&c.as_str()) && is_throttle_value(v)).collect();
+        let keep: Vec<&str> = before.iter().map(|(c, _)| c.as_str()).collect();
+        l.push(format!("remove_ours {kind} '{name}' '{}'", keep.join(",")));
+        if !before.is_empty() {
+            // A list value holds commas: kafka-configs.sh wants it in brackets.
+            let add: Vec<String> = before
+                .iter()
+                .map(|(c, v)| if v.contains(',') { format!("{c}=[{v}]") } else { format!("{c}={v}") })
+                .collect();
+            let (add, keep) = (add.join(","), keep.join(","));
+            l.push(format!(
+                "if {configs} --entity-type {kind}s --entity-name '{name}' --alter --add-config '{add}' < /dev/null; \
+                 then echo \"{THROTTLE_RESTORED_MARKER} {kind} {name} {keep}\"; \
+                 else echo \"{THROTTLE_FAILED_MARKER} {kind} {name} {keep}\"; status=1; fi"
+            ));
+        }
+    }
+    l.push(end());
+    l.push("exit \"$status\"".to_owned());
+    Script(l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,11 @@
 //! `$.plan` stay for the post-scale steps, which capture and plan again against the brokers that
 //! actually joined. Nothing here changes the Kafka cluster (the capture only describes).
 
-use super::{Capture, KafkaOps};
+use super::{Capture, Invocation, KafkaOps, RunId};
 use crate::error::{AppError, Result};
 use crate::workflow::state::{DryRunPlan, WorkflowState};
 use autoheal_aws::ports::{ClusterScaling, CommandRunner, ObjectStore};
 use autoheal_domain::new_brokers::{Forecast, forecast};
-use autoheal_domain::time::Timestamp;
 use autoheal_planner::formats::write_reassignment_json;
 use autoheal_planner::{Plan, PlanRequest};
 use tracing::info;
@@ -22,10 +21,10 @@ pub const DRY_RUN_DIR: &str = "dry-run";
 
 impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
     /// DryRunPlan: capture now, plan onto the predicted brokers, keep both under `dry-run/`.
-    pub async fn dry_run(&self, mut state: WorkflowState, execution: &str, now: Timestamp) -> Result<WorkflowState> {
-        let (raw, capture) = self.run_capture(&state, execution, "dry-run").await?;
+    pub async fn dry_run(&self, mut state: WorkflowState, inv: Invocation<'_>) -> Result<WorkflowState> {
+        let (raw, capture) = self.run_capture(&state, &self.scripts(inv), RunId::new("dry-run")).await?;
         let bucket = self.config.bucket.as_str();
-        let capture_key = self.key(execution, &format!("{DRY_RUN_DIR}/capture.txt"))?;
+        let capture_key = self.key(inv.execution, &format!("{DRY_RUN_DIR}/capture.txt"))?;
         self.store.put_object(bucket, capture_key.as_str(), raw.into_bytes(), "text/plain").await?;
 
         // MSK's own view of the cluster (Assess) is the better count: Kafka does not list a broker
@@ -46,7 +45,7 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
         let a = &capture.assignment;
         let proposed =
             write_reassignment_json(plan.changed.iter().map(|&i| (&a.partitions[i].tp, plan.proposed[i].as_slice())));
-        let plan_key = self.key(execution, &format!("{DRY_RUN_DIR}/plan.json"))?;
+        let plan_key = self.key(inv.execution, &format!("{DRY_RUN_DIR}/plan.json"))?;
         self.store.put_object(bucket, plan_key.as_str(), proposed.into_bytes(), "application/json").await?;
 
         let r = &plan.report;
@@ -57,7 +56,7 @@ impl<C: ClusterScaling, R: CommandRunner, S: ObjectStore> KafkaOps<C, R, S> {
             assumptions: fc.assumptions,
             capture_key: capture_key.to_string(),
             plan_key: plan_key.to_string(),
-            captured_at: now,
+            captured_at: inv.now,
             partitions: a.partitions.len(),
             under_replicated: a.under_replicated().count(),
             brokers_now: capture.brokers.clone(),
@@ -114,7 +113,7 @@ fn estimate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse_capture;
+    use super::super::capture::parse_capture;
     use super::*;
     use autoheal_domain::kafka_cli;
 

@@ -36,7 +36,7 @@ from local.aws.config import ACCOUNT_ID, REGION, BridgeConfig, EmulatorConfig, K
 from local.kafka.cluster import REPO_ROOT, RemoteCluster, free_port
 from local.kafka.metadata import Snapshot
 from local.aws.policies import TEMPLATE, LocalValues, TemplateError, function_roles
-from local.lambdas import LambdaWatch, aws_env, start_per_function
+from local.lambdas import LambdaWatch, aws_env, start_per_function, stop_all
 from local.limits import sweep_stale
 from local.procs import Supervisor, install_signal_handlers, kill_recorded, pid_alive
 
@@ -241,8 +241,7 @@ class Stack:
     def stop_lambdas(self) -> None:
         if self.lambdas:
             self.control("POST", "/_local/lambda", {"routes": {fn: None for fn in self.lambdas}})
-        for w in self.lambdas.values():
-            w.stop()
+        stop_all(list(self.lambdas.values()))
         self.lambdas = {}
 
     def function_credentials(

@@ -35,6 +35,8 @@ pub enum ForecastError {
     NoZones,
     #[error("broker id {0} is not a positive number (MSK numbers brokers from 1)")]
     BadBrokerId(i32),
+    #[error("broker id {highest} leaves no room for {add} more ids (MSK numbers brokers 1..N)")]
+    NoRoomAfter { highest: i32, add: u32 },
 }
 
 /// Predicts the brokers after scaling to `target`.
@@ -62,7 +64,11 @@ pub fn forecast(
     let have = (now.len() as u32).max(cluster_brokers);
     let highest = highest_listed.max(i32::try_from(cluster_brokers).unwrap_or(i32::MAX));
     let add = target.saturating_sub(have);
-    let added: Vec<i32> = (1..=add).map(|k| highest.saturating_add(k as i32)).collect();
+    // Broker ids come from Kafka's output: the next ids must exist as ids, not wrap or repeat.
+    if i32::try_from(add).ok().and_then(|a| highest.checked_add(a)).is_none() {
+        return Err(ForecastError::NoRoomAfter { highest, add });
+    }
+    let added: Vec<i32> = (1..=add).map(|k| highest + k as i32).collect();
 
     let mut assumptions = Vec::new();
     if added.is_empty() {
@@ -161,7 +167,7 @@ fn place(
 
 /// `3, 4` or, for long runs, `3..14`.
 fn ids(list: &[i32]) -> String {
-    let contiguous = list.windows(2).all(|w| w[1] == w[0] + 1);
+    let contiguous = list.windows(2).all(|w| w[0].checked_add(1) == Some(w[1]));
     match list {
         [first, .., last] if list.len() > 6 && contiguous => format!("{first}..{last}"),
         _ => list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
@@ -180,6 +186,19 @@ mod tests {
 
     fn racks(pairs: &[(i32, &str)]) -> BTreeMap<i32, String> {
         pairs.iter().map(|(b, r)| (*b, (*r).to_owned())).collect()
+    }
+
+    #[test]
+    fn ids_at_the_top_of_the_range_are_refused_not_wrapped() {
+        let top = i32::MAX;
+        assert_eq!(forecast(&[top], None, 1, 2, 1), Err(ForecastError::NoRoomAfter { highest: top, add: 1 }));
+        assert_eq!(
+            forecast(&[1], None, 1, u32::MAX, 1),
+            Err(ForecastError::NoRoomAfter { highest: 1, add: u32::MAX - 1 })
+        );
+        let f = forecast(&[top - 1], None, 1, 2, 1).unwrap();
+        assert_eq!(f.added, vec![top]);
+        assert_eq!(ids(&[top - 1, top, 1, 2, 3, 4, 5]), "2147483646, 2147483647, 1, 2, 3, 4, 5");
     }
 
     #[test]

@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export CARGO_TERM_COLOR ?= never
 
 # All Lambda packages: built together in one cargo-lambda invocation.
-LAMBDAS := detector assess scale kafka-ops notify approval approval-request
+LAMBDAS := detector assess scale kafka-ops notify approval approval-request safety-net
 LAMBDA_PKGS := $(foreach f,$(LAMBDAS),-p $(f))
 # pytest: -rs lists every skipped test with its reason (a skip must never pass unnoticed).
 PYTEST := $(PY) -m pytest -q -rs -p no:cacheprovider

@@ -23,6 +23,8 @@ def test_unscopable_grants_are_exactly_the_known_ones(cfn: dict[str, Any]) -> No
         ("ScaleRole", "kafka:DescribeClusterOperationV2"),
         ("KafkaOpsRole", "ssm:GetCommandInvocation"),
         ("KafkaOpsRole", "kafka:GetBootstrapBrokers"),
+        ("SafetyNetRole", "ssm:GetCommandInvocation"),
+        ("SafetyNetRole", "kafka:GetBootstrapBrokers"),
         ("ApprovalRole", "states:SendTaskSuccess"),
         ("ApprovalRole", "states:SendTaskFailure"),
         *{("RemediationRole", f"logs:{a}") for a in (

@@ -11,6 +11,7 @@ pub mod s3;
 pub mod sdk;
 pub mod secrets;
 pub mod sfn;
+pub mod sfn_history;
 pub mod sns;
 pub mod ssm;
 

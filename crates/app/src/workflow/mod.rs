@@ -6,6 +6,7 @@
 pub mod assess;
 pub mod kafka_ops;
 pub mod notify;
+pub mod safety_net;
 pub mod scale;
 pub mod state;
 
@@ -26,7 +27,10 @@ pub fn parse_input(payload: serde_json::Value) -> Result<TaskInput> {
     serde_json::from_value(payload).map_err(|e| AppError::InvalidInput(format!("task input: {e}")))
 }
 
-/// The new state as the Lambda's response.
+/// The new state as the Lambda's response, its growing lists capped (`WorkflowState::cap_lists`),
+/// so no cluster is big enough to push the state past Step Functions' 256 KB.
 pub fn output(state: &WorkflowState) -> Result<serde_json::Value> {
-    serde_json::to_value(state).map_err(|e| AppError::InvalidInput(format!("state does not serialise: {e}")))
+    let mut state = state.clone();
+    state.cap_lists();
+    serde_json::to_value(&state).map_err(|e| AppError::InvalidInput(format!("state does not serialise: {e}")))
 }

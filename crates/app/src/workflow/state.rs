@@ -75,9 +75,68 @@ pub struct WorkflowState {
     /// `{Error, Cause}` from the ASL's Catch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
+    /// Lists cut to [`LIST_CAP`] entries by [`WorkflowState::cap_lists`]: `"plan.topics"` → how many
+    /// there were and where every one of them is (Step Functions fails an execution whose state
+    /// passes 256 KB, with `States.DataLimitExceeded`, which no `States.ALL` Catch sees).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capped: BTreeMap<String, CappedList>,
     /// Anything else (e.g. the approval step's result), kept as it came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The most entries a list that grows with the cluster keeps in the state. 50 topic names of up to
+/// 249 bytes, or 50 partition reasons, stay far below 256 KB together, whatever the cluster's size.
+pub const LIST_CAP: usize = 50;
+
+/// A list of the state cut to [`LIST_CAP`] entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CappedList {
+    /// How many entries there were.
+    pub total: usize,
+    /// Where every entry is, when something needs them all later (an `s3://` URL); None when the
+    /// list is only reported (the first [`LIST_CAP`] and the count say enough).
+    pub full: Option<String>,
+}
+
+impl WorkflowState {
+    /// Cuts every list that grows with the cluster (topics, partitions) to [`LIST_CAP`] entries and
+    /// records in [`WorkflowState::capped`] how many there were. Every task Lambda's output goes
+    /// through it ([`super::output`]). A capped `plan.topics` is complete in the plan's S3 object
+    /// (`plan_key`: every changed partition, so every topic): a step that needs every topic reads
+    /// them there when `capped` names `plan.topics`. The broker lists stay whole: MSK has at most
+    /// a few dozen brokers.
+    pub fn cap_lists(&mut self) {
+        let mut capped = std::mem::take(&mut self.capped);
+        let mut cut = |path: &str, list: &mut Vec<String>, full: Option<String>| {
+            if list.len() > LIST_CAP {
+                capped.insert(path.to_owned(), CappedList { total: list.len(), full });
+                list.truncate(LIST_CAP);
+            }
+        };
+        if let Some(p) = self.plan.as_mut() {
+            let full = Some(format!("s3://{}/{}", p.s3_bucket, p.plan_key));
+            cut("plan.topics", &mut p.topics, full);
+        }
+        if let Some(r) = self.reassignment.as_mut() {
+            cut("reassignment.election_failures", &mut r.election_failures, None);
+        }
+        if let Some(c) = self.cleanup.as_mut() {
+            cut("cleanup.cancelled", &mut c.cancelled, None);
+            cut("cleanup.throttles_removed", &mut c.throttles_removed, None);
+            cut("cleanup.throttles_restored", &mut c.throttles_restored, None);
+            cut("cleanup.throttles_failed", &mut c.throttles_failed, None);
+        }
+        if let Some(d) = self.dry_run.as_mut() {
+            cut("dry_run.assumptions", &mut d.assumptions, None);
+        }
+        self.capped = capped;
+    }
+
+    /// Whether `path` (e.g. `"plan.topics"`) was cut by [`WorkflowState::cap_lists`].
+    pub fn is_capped(&self, path: &str) -> bool {
+        self.capped.contains_key(path)
+    }
 }
 
 /// Intervals and time limits, set in the ASL's first state from its `${...}` substitutions.

@@ -7,6 +7,9 @@ use autoheal_domain::kafka_cli::{
     BootstrapServers, CommandConfigPath, KafkaBinDir, KafkaClient, PlanSource, S3Bucket, S3Key, S3Location, Script,
     Throttle, TopicName, capture_script, cleanup_script, elect_preferred_script, execute_script, verify_script,
 };
+use autoheal_domain::kafka_cli::{
+    BrokerId, ThrottleRestore, ThrottleTarget, restore_throttles_script, throttle_configs_script,
+};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -37,6 +40,17 @@ fn scripts() -> Vec<(String, Script)> {
         }
         out.push((format!("capture/cc={cc}"), capture_script(&c)));
         out.push((format!("cleanup/no-topics/cc={cc}"), cleanup_script(&c, None, &[])));
+        // kafka-ops: every script runs under its run's lock; the throttle record and its restore.
+        out.push((format!("capture+lock/cc={cc}"), capture_script(&c).with_lock("exec-1.capture")));
+        out.push((format!("throttle-configs/cc={cc}"), throttle_configs_script(&c, true)));
+        let restores = [
+            ThrottleRestore {
+                target: ThrottleTarget::Broker(BrokerId::new(1).unwrap()),
+                before: vec![("leader.replication.throttled.rate".into(), "5000".into())],
+            },
+            ThrottleRestore { target: ThrottleTarget::Topic(topics[0].clone()), before: vec![] },
+        ];
+        out.push((format!("restore+cancel/cc={cc}"), restore_throttles_script(&c, Some(&s3), &restores)));
     }
     out
 }

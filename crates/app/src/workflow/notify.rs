@@ -158,11 +158,13 @@ pub fn render(
                 let _ = writeln!(b, "Cleanup: {why}");
             }
             None => {
+                let stage = c.cancelled_stage.map(|n| format!(" (stage {n})")).unwrap_or_default();
                 let _ = writeln!(
                     b,
-                    "Cleanup: cancelled {}; throttles removed: {}; not removed: {}",
+                    "Cleanup: cancelled{stage} {}; throttles removed: {}; an operator's throttles put back: {}; not removed: {}",
                     list(&c.cancelled),
                     list(&c.throttles_removed),
+                    list(&c.throttles_restored),
                     list(&c.throttles_failed)
                 );
                 if let Some(e) = &c.error {
@@ -278,13 +280,16 @@ mod tests {
         let s = state(json!({
             "error": {"Error": "CommandFailed",
                       "Cause": "{\"errorType\":\"CommandFailed\",\"errorMessage\":\"kafka-reassign-partitions.sh --verify exited 1: Error: boom\"}"},
-            "cleanup": {"skipped": null, "cancelled": ["t-0"], "throttles_removed": ["broker 1: leader.replication.throttled.rate"],
+            "cleanup": {"skipped": null, "cancelled_stage": 2, "cancelled": ["t-0"],
+                        "throttles_removed": ["broker 1: leader.replication.throttled.rate"],
+                        "throttles_restored": ["broker 2: follower.replication.throttled.rate"],
                         "throttles_failed": [], "error": null}
         }));
         let (subject, body) = render(&s, Outcome::Failure, "exec-2", None, t("2026-11-25T18:12:30Z"));
         assert_eq!(subject, "msk-autoheal: remediation of demo FAILED (CommandFailed)");
         assert!(body.contains("Why: kafka-reassign-partitions.sh --verify exited 1: Error: boom"), "{body}");
-        assert!(body.contains("Cleanup: cancelled t-0; throttles removed: broker 1"), "{body}");
+        assert!(body.contains("Cleanup: cancelled (stage 2) t-0; throttles removed: broker 1"), "{body}");
+        assert!(body.contains("an operator's throttles put back: broker 2: follower"), "{body}");
         assert!(body.contains("Brokers: 2 (not changed; target was 4)"), "{body}");
     }
 }

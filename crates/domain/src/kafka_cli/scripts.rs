@@ -460,6 +460,110 @@ pub fn restore_throttles_script(
     Script(l)
 }
 
+/// The lock and the restore script run for real under `sh` against a fake `kafka-configs.sh`.
+#[cfg(test)]
+mod lock_and_restore_tests {
+    use super::super::fake::FakeKafka;
+    use super::*;
+
+    #[test]
+    fn a_second_copy_of_a_run_exits_75_while_the_first_holds_the_lock() {
+        let k = FakeKafka::new("lock");
+        let tmp = k.path().to_str().unwrap().to_owned();
+        let slow = Script(vec!["sleep 2".into(), "echo first".into()]).with_lock("exec-1.capture");
+        std::fs::write(k.path().join("slow.sh"), slow.text()).unwrap();
+        let first = std::process::Command::new("sh")
+            .arg(k.path().join("slow.sh"))
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let again = Script(vec!["echo second".into()]).with_lock("exec-1.capture");
+        let (code, out, err) = k.run_text(&again.text(), &[("TMPDIR", &tmp)]);
+        assert_eq!((code, out.as_str()), (EXIT_LOCKED, ""), "{err}");
+        assert!(err.contains("already running"), "{err}");
+        let other = Script(vec!["echo other".into()]).with_lock("exec-1.verify-stage-1-n0");
+        assert_eq!(k.run_text(&other.text(), &[("TMPDIR", &tmp)]).0, 0, "another run is not blocked");
+        let first = first.wait_with_output().unwrap();
+        assert_eq!((first.status.code(), String::from_utf8_lossy(&first.stdout).trim()), (Some(0), "first"));
+        assert_eq!(k.run_text(&again.text(), &[("TMPDIR", &tmp)]).0, 0, "the lock is free again");
+    }
+
+    #[test]
+    fn restore_removes_only_ours_puts_an_operators_value_back_and_leaves_others_alone() {
+        let k = FakeKafka::new("restore");
+        // Now: broker 1's leader rate is ours (--execute overwrote the operator's 5000), its follower
+        // rate ours too; broker 5 (not ours) has an operator's rate; topic big has our replicas list.
+        k.tool(
+            "kafka-configs.sh",
+            "case \"$*\" in\n\
+             *'--entity-type brokers --describe'*) printf '%s\\n' 'Dynamic configs for broker 1 are:' \
+             '  leader.replication.throttled.rate=10485760 sensitive=false synonyms={}' \
+             '  follower.replication.throttled.rate=10485760 sensitive=false synonyms={}' \
+             'Dynamic configs for broker 5 are:' \
+             '  leader.replication.throttled.rate=777 sensitive=false synonyms={}' ;;\n\
+             *'--entity-type topics --describe'*) printf '%s\\n' 'Dynamic configs for topic big are:' \
+             '  leader.replication.throttled.replicas=0:1,0:2 sensitive=false synonyms={}' ;;\n\
+             esac",
+        );
+        let entities = [
+            ThrottleRestore {
+                target: ThrottleTarget::Broker(BrokerId::new(1).unwrap()),
+                before: vec![("leader.replication.throttled.rate".into(), "5000".into())],
+            },
+            ThrottleRestore {
+                target: ThrottleTarget::Topic(TopicName::parse("big").unwrap()),
+                before: vec![("follower.replication.throttled.replicas".into(), "0:3,0:4".into())],
+            },
+        ];
+        let (code, out, err) = k.run(&restore_throttles_script(&k.client(), None, &entities));
+        assert_eq!(code, 0, "{out}\n{err}");
+        let calls: Vec<String> = k.calls().into_iter().filter(|c| c.contains("--alter")).collect();
+        let has = |what: &str| calls.iter().any(|c| c.contains(what));
+        assert!(has("--entity-name 1 --alter --delete-config follower.replication.throttled.rate"), "{calls:?}");
+        assert!(has("--entity-name 1 --alter --add-config leader.replication.throttled.rate=5000"), "{calls:?}");
+        assert!(has("--entity-name big --alter --delete-config leader.replication.throttled.replicas"), "{calls:?}");
+        assert!(
+            has("--entity-name big --alter --add-config follower.replication.throttled.replicas=[0:3,0:4]"),
+            "{calls:?}"
+        );
+        assert!(
+            !calls.iter().any(|c| c.contains("--entity-name 5")),
+            "an unrecorded broker is never touched: {calls:?}"
+        );
+        assert!(
+            !has("--delete-config leader.replication.throttled.rate"),
+            "the operator's config is set back, not deleted"
+        );
+        assert_eq!(calls.len(), 4, "{calls:?}");
+        assert!(out.contains("#autoheal:throttle-restored broker 1 leader.replication.throttled.rate"), "{out}");
+        assert!(out.contains("#autoheal:throttle-removed broker 1 follower.replication.throttled.rate"), "{out}");
+    }
+
+    #[test]
+    fn throttle_configs_are_listed_from_recorded_kafka_output() {
+        let k = FakeKafka::new("throttle-configs");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kafka");
+        k.tool(
+            "kafka-configs.sh",
+            &format!(
+                "case \"$*\" in *'--entity-type brokers'*) cat '{dir}/configs-brokers-describe-throttled-4.1.2.txt' ;; \
+                 *) cat '{dir}/configs-topics-describe-throttled-4.1.2.txt' ;; esac"
+            ),
+        );
+        let (code, out, err) = k.run(&throttle_configs_script(&k.client(), true));
+        assert_eq!(code, 0, "{err}");
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(THROTTLE_CONFIG_MARKER)).collect();
+        assert!(lines.contains(&"#autoheal:throttle-config broker 1 leader.replication.throttled.rate 1024"), "{out}");
+        assert!(
+            lines.contains(&"#autoheal:throttle-config topic big leader.replication.throttled.replicas 0:1,0:2"),
+            "{out}"
+        );
+        assert_eq!(lines.len(), 8 + 4, "4 brokers x 2 rates, 2 topics x 2 lists: {out}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

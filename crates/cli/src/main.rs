@@ -5,6 +5,7 @@ mod approval;
 mod assess;
 mod confirm;
 mod detect;
+mod diagnose;
 mod dry_run;
 mod dry_run_plan;
 mod error;
@@ -35,6 +36,8 @@ enum Command {
     Incident(incident::Args),
     /// The detector Lambda's whole decision against AWS; a dry run unless --execute.
     Detect(detect::Args),
+    /// Why partitions are under-replicated and the remedy for that cause, from a snapshot file (offline).
+    Diagnose(diagnose::Args),
     /// Live per-broker table of UnderReplicatedPartitions, CPU and BytesInPerSec from CloudWatch.
     Monitor(monitor::Args),
     /// The fix (add brokers, then move partitions) as AWS CLI, Terraform, Pulumi, CloudFormation or Kafka CLI.
@@ -83,6 +86,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Incident(args) => incident::run(args),
         Command::Detect(args) => block_on(detect::run(args)),
+        Command::Diagnose(args) => diagnose::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Plan(args) => plan::run(args),

@@ -78,6 +78,11 @@ if grep -q 'There is no active reassignment' "$WORK/verify.txt"; then
   echo "Some partitions did not reach their target. Rollback plan: $WORK/rollback.json" >&2
   exit 1
 fi
+# Done means every partition line says complete: no partition line at all is an unreadable --verify.
+if ! grep -q '^Reassignment of partition ' "$WORK/verify.txt" || grep -q '^Reassignment of partition .* failed' "$WORK/verify.txt"; then
+  echo "--verify reported no completed partition (output above): not known to be done. Rollback plan: $WORK/rollback.json" >&2
+  exit 1
+fi
 echo "Done. Rollback plan (the assignment before the moves): $WORK/rollback.json"
 "#,
         throttle_word = throttle.shell_word(),
@@ -113,6 +118,30 @@ mod tests {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// A --verify that names no partition (the tool died after its header) is not "done".
+    #[test]
+    fn a_verify_without_partition_lines_is_not_done() {
+        let fake = FakeKafka::new("fix-script-unreadable");
+        fake.tool("kafka-topics.sh", "printf 'stress-test\\n'");
+        fake.tool(
+            "kafka-reassign-partitions.sh",
+            r#"case "$*" in
+*--generate*) printf 'Current partition replica assignment\n{}\n\nProposed partition reassignment configuration\n{}\n' ;;
+*--verify*) echo 'Status of partition reassignment:' ;;
+esac"#,
+        );
+        let settings = KafkaScriptSettings {
+            bin_dir: fake.bin_dir(),
+            bootstrap_servers: Some(BootstrapServers::parse("b-1.demo:9092").unwrap()),
+            command_config: None,
+            throttle: Throttle::new(10_485_760).unwrap(),
+        };
+        let (code, out, err) = fake.run_text(&render(&request(2, 4), &settings), &[("VERIFY_INTERVAL", "0")]);
+        assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+        assert!(err.contains("--verify reported no completed partition"), "{err}");
+        assert!(!out.contains("Done."), "{out}");
     }
 
     /// The script runs for real against fake Kafka tools that behave like the real ones' output.

@@ -77,6 +77,7 @@ class Deployment:
     approval_queue_url: str = ""
     name: str = DEFAULT_STACK_NAME
     template: Path = TEMPLATE
+    lease_table: str = ""
 
     @classmethod
     def create(cls, stack: Stack, name: str = DEFAULT_STACK_NAME, timings: dict[str, str] | None = None,
@@ -105,11 +106,19 @@ class Deployment:
         # The stack's secret: a random key, as GenerateSecretString makes it.
         secret = stack.client("secretsmanager").create_secret(
             Name=f"{name}-approval-key", SecretString=secrets.token_urlsafe(48))["ARN"]
+        # template.yaml's LeaseTable: the per-cluster lease (on demand, key cluster_arn, TTL expires_at).
+        lease_table = f"{name}-leases"
+        ddb = stack.client("dynamodb")
+        ddb.create_table(TableName=lease_table, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "cluster_arn", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "cluster_arn", "KeyType": "HASH"}])
+        ddb.update_time_to_live(TableName=lease_table,
+                                TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
         sm = sfn.create_state_machine(
             name=f"{name}-remediation", definition=definition(stack.region, stack.account_id, timings),
             roleArn=f"arn:aws:iam::{stack.account_id}:role/{name}-remediation")["stateMachineArn"]
         return cls(stack, bucket, topic, queue, secret, sm, free_port(), approval_topic, approval_queue, name=name,
-                   template=template)
+                   template=template, lease_table=lease_table)
 
     @property
     def approval_url(self) -> str:
@@ -128,14 +137,15 @@ class Deployment:
             "MAX_MOVES_PER_BROKER": "", "CANCEL_ON_FAILURE": "true", "PLAN_BUCKET": self.bucket,
             "PLAN_PREFIX": "autoheal", "APPROVAL_SECRET_ARN": self.secret_arn,
             "APPROVAL_URL": self.approval_url, "APPROVAL_TOPIC_ARN": self.approval_topic_arn,
-            "APPROVAL_TIMEOUT_MINUTES": "60", "RUST_LOG": "info",
+            "APPROVAL_TIMEOUT_MINUTES": "60", "LEASE_TABLE": self.lease_table, "RUST_LOG": "info",
         } | overrides
 
     @property
     def resources(self) -> dict[str, str]:
         """template.yaml's resources as made here (their `Ref`), for the functions' policies."""
         return {"PlanBucket": self.bucket, "NotificationTopic": self.topic_arn, "ApprovalSecret": self.secret_arn,
-                "ApprovalTopic": self.approval_topic_arn, "RemediationStateMachine": self.state_machine_arn}
+                "ApprovalTopic": self.approval_topic_arn, "RemediationStateMachine": self.state_machine_arn,
+                "LeaseTable": self.lease_table}
 
     def start_lambdas(self, functions: Sequence[str], **overrides: str) -> None:
         """(Re)start `functions`, each under its own cargo lambda watch with `lambda_env(**overrides)`

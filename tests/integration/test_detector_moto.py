@@ -3,8 +3,9 @@ a real 2-broker Kafka, and moto's Step Functions engine really executing a state
 
 Proves exactly-once per incident where it matters — against Step Functions itself, not mocks:
 a redelivered event, a second alarm while one remediation runs (single flight), an alarm soon after
-one ended (cool-down), and the execution-name collision that stops a redelivery once the cool-down is
-off."""
+one ended (cool-down), the execution-name collision that stops a redelivery once the cool-down is
+off, and two alarms for one cluster within a second: exactly one execution, the cluster's lease (a real
+conditional write in the emulator's DynamoDB, under the detector role's own policy) held by it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import json
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "alarms"
 CLUSTER = "msk-demo"
 HOLD_S = 6  # how long the stand-in state machine runs
+LEASE_TABLE = "msk-autoheal-leases"
 
 
 def event(name: str, state_time: str | None = None) -> dict:
@@ -47,7 +50,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory, kafka_available: None):
 
 
 @pytest.fixture(scope="module")
-def state_machine(stack: Stack) -> str:
+def lease_table(stack: Stack) -> str:
+    """template.yaml's LeaseTable, as local.deploy makes it."""
+    ddb = stack.client("dynamodb")
+    ddb.create_table(TableName=LEASE_TABLE, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "cluster_arn", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "cluster_arn", "KeyType": "HASH"}])
+    return LEASE_TABLE
+
+
+def lease_holder(stack: Stack) -> str | None:
+    item = stack.client("dynamodb").get_item(
+        TableName=LEASE_TABLE, Key={"cluster_arn": {"S": stack.cluster_arn}}, ConsistentRead=True).get("Item")
+    return item["holder"]["S"] if item else None
+
+
+def start_detector(stack: Stack, state_machine: str, cooldown_minutes: int) -> None:
+    stack.start_lambdas(["detector"], env=detector_env(state_machine, cooldown_minutes),
+                        resources={"LeaseTable": LEASE_TABLE})
+
+
+@pytest.fixture(scope="module")
+def state_machine(stack: Stack, lease_table: str) -> str:
     # A stand-in for the remediation workflow: it holds RUNNING for a few seconds, then succeeds.
     definition = {
         "StartAt": "Hold",
@@ -66,6 +90,7 @@ def detector_env(state_machine: str, cooldown_minutes: int) -> dict[str, str]:
         "STATE_MACHINE_ARN": state_machine,
         "COOLDOWN_MINUTES": str(cooldown_minutes),
         "MAX_BROKERS": "6",
+        "LEASE_TABLE": LEASE_TABLE,
         "AWS_LAMBDA_LOG_FORMAT": "JSON",
     }
 
@@ -99,7 +124,8 @@ def autoheal_detect(stack: Stack, binary: Path, state_machine: str, ev: dict, tm
     f = tmp / "event.json"
     f.write_text(json.dumps(ev))
     res = subprocess.run(
-        [str(binary), "detect", "--event", str(f), "--state-machine-arn", state_machine, *extra],
+        [str(binary), "detect", "--event", str(f), "--state-machine-arn", state_machine, "--lease-table", LEASE_TABLE,
+         *extra],
         env=stack.env() | {"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 0, res.stderr
@@ -109,7 +135,7 @@ def autoheal_detect(stack: Stack, binary: Path, state_machine: str, ev: dict, tm
 def test_exactly_once_per_incident_against_step_functions(
     stack: Stack, state_machine: str, autoheal_bin: Path, tmp_path: Path
 ) -> None:
-    stack.start_lambdas(["detector"], env=detector_env(state_machine, cooldown_minutes=60))
+    start_detector(stack, state_machine, cooldown_minutes=60)
     first = event("eventbridge-urp-broker.json")
 
     # 1. The incident starts one remediation with the documented input, against the real cluster.
@@ -156,15 +182,41 @@ def test_exactly_once_per_incident_against_step_functions(
     assert out["outcome"] == "already_started", out
     assert len(executions(stack, state_machine)) == 1
 
-    # 6. ... while the later, distinct incident does start: the cool-down was what held it back.
+    # 6. ... while the later, distinct incident does start: the cool-down was what held it back. The
+    #    stand-in never releases the lease; the detector sees its holder ended and takes it over.
+    assert lease_holder(stack) == execs[0]["name"]
     out = autoheal_detect(stack, autoheal_bin, state_machine, later, tmp_path, "--execute", "--cooldown-minutes", "0")
     assert out["outcome"] == "started", out
     assert len(executions(stack, state_machine)) == 2
+    assert lease_holder(stack) == out["execution_name"]
+    wait_all_done(stack, state_machine)
+
+
+def test_two_alarms_for_one_cluster_within_a_second_start_one_execution(stack: Stack, state_machine: str) -> None:
+    start_detector(stack, state_machine, cooldown_minutes=0)
+    wait_all_done(stack, state_machine)
+    before = {e["name"] for e in executions(stack, state_machine)}
+    # The brokers-1-10 band and the cluster-wide alarm enter ALARM one second apart, both delivered at once.
+    a = event("eventbridge-urp-broker.json", "2026-11-25T20:00:00.000+0000")
+    b = event("eventbridge-urp-cluster.json", "2026-11-25T20:00:01.000+0000")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda ev: invoke(stack, ev), [a, b]))
+    for out, err in results:
+        assert err is None, out
+    outcomes = sorted(out["outcome"] for out, _ in results)
+    assert outcomes == ["skipped", "started"], results
+    new = [e for e in executions(stack, state_machine) if e["name"] not in before]
+    assert len(new) == 1, new
+    started = next(out for out, _ in results if out["outcome"] == "started")
+    skipped = next(out for out, _ in results if out["outcome"] == "skipped")
+    assert new[0]["name"] == started["execution_name"]
+    assert "already running" in skipped["outcome_reason"], skipped
+    assert lease_holder(stack) == started["execution_name"]
     wait_all_done(stack, state_machine)
 
 
 def test_ignored_unknown_and_hostile_events(stack: Stack, state_machine: str) -> None:
-    stack.start_lambdas(["detector"], env=detector_env(state_machine, cooldown_minutes=0))
+    start_detector(stack, state_machine, cooldown_minutes=0)
     before = len(executions(stack, state_machine))
 
     out, err = invoke(stack, event("eventbridge-urp-ok.json"))

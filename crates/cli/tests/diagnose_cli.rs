@@ -112,3 +112,33 @@ fn reads_standard_input() {
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["verdict"], "skew");
 }
+
+#[test]
+fn damaged_snapshots_exit_0_or_2_never_a_panic() {
+    let good = std::fs::read(fixture("broker-unavailable-silent.json")).unwrap();
+    let dir = std::env::temp_dir().join(format!("autoheal-diagnose-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("damaged.json");
+    let path = path.to_str().unwrap();
+    // Cuts and byte changes spread over the whole file: syntax, names, times, numbers, ids.
+    for i in 1..=24usize {
+        let at = good.len() * i / 25;
+        let mut damaged = good.clone();
+        match i % 3 {
+            0 => damaged.truncate(at),
+            1 => damaged[at] = b'9',
+            _ => damaged[at] = b'"',
+        }
+        std::fs::write(path, &damaged).unwrap();
+        let out = autoheal(&["diagnose", "--snapshot", path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {
+                serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|e| panic!("cut {i}: {e}"));
+            }
+            Some(2) => assert_eq!(stderr.trim_end().lines().count(), 1, "cut {i}: {stderr}"),
+            other => panic!("cut {i}: exit {other:?}: {stderr}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -21,6 +21,12 @@
 //! lists a size, its maximum agrees with the EBS baseline below (m5.4xlarge 593, m5.8xlarge 850,
 //! m7g.2xlarge 312.5, m7g.4xlarge 625 MiB/s), which cross-checks the EC2 figures. Burst credits are
 //! ignored on purpose: a sustained overload outlasts them.
+//!
+//! Provenance: the MSK figures (partitions per broker, provisioned-throughput maxima, the 250 MiB/s
+//! default, 16384 GiB) were read from the MSK Developer Guide pages named. The per-size EC2 baselines
+//! are those of the two EC2 User Guide tables named, transcribed, not re-fetched when this table was
+//! written: only the four sizes MSK also lists were checked against a second AWS page. Re-check a
+//! line against those tables before relying on it for a new size.
 
 use serde::Serialize;
 

@@ -155,7 +155,7 @@ def install(events: SfnEvents) -> None:
     """Hook moto's Step Functions engine: every execution's end (success, failure, timeout, an
     operator's StopExecution) reaches `events.on_end` once its status is set. Also teaches moto what
     AWS does with StopExecution's `error` and `cause` (moto drops them): the execution keeps them,
-    DescribeExecution and the event show them."""
+    DescribeExecution and the event show them; and GetExecutionHistory's `reverseOrder`."""
     from moto.core.utils import utcnow
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
@@ -178,6 +178,22 @@ def install(events: SfnEvents) -> None:
 
     resp._local_orig_stop_execution = orig_stop  # type: ignore[attr-defined]
     resp.stop_execution = stop_execution
+
+    # GetExecutionHistory's reverseOrder (newest first), which moto ignores: the safety net reads
+    # the last states entered first.
+    from moto.core.responses import ActionResult
+
+    orig_history = getattr(resp, "_local_orig_get_execution_history", None) or resp.get_execution_history
+
+    def get_execution_history(self: Any) -> Any:
+        result = orig_history(self)
+        body = result.result if isinstance(result, ActionResult) else None
+        if self._get_param("reverseOrder") and isinstance(body, dict) and isinstance(body.get("events"), list):
+            return ActionResult(dict(body, events=list(reversed(body["events"]))))
+        return result
+
+    resp._local_orig_get_execution_history = orig_history  # type: ignore[attr-defined]
+    resp.get_execution_history = get_execution_history
 
     cls = BaseExecutionWorkerCommunication
     orig = getattr(cls, "_local_orig_reflect_for_events", None) or cls._reflect_execution_status

@@ -93,6 +93,12 @@ def test_stop_execution_delivers_an_aborted_event_in_aws_shape(stack: Stack, stu
     assert (detail["error"], detail["cause"]) == ("Operator", "by hand")
     assert (d["error"], d["cause"]) == ("Operator", "by hand"), "DescribeExecution keeps them too, as in AWS"
     assert time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(detail["stopDate"] / 1000)) == event["time"]
+    # GetExecutionHistory's reverseOrder, which the safety net reads the last states with.
+    sfn = stack.client("stepfunctions")
+    oldest = [e["id"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+    newest = [e["id"] for e in sfn.get_execution_history(executionArn=arn, reverseOrder=True)["events"]]
+    assert len(oldest) > 2 and oldest == sorted(oldest) and newest == oldest[::-1]
+    assert sfn.get_execution_history(executionArn=arn, reverseOrder=True)["events"][0]["type"] == "ExecutionAborted"
 
 
 def test_failed_and_timed_out_are_delivered_succeeded_is_not(stack: Stack, stub: LambdaStub) -> None:

@@ -27,6 +27,21 @@ pub const BROKER_METRICS: &[&str] = &[
     "LeaderCount",
 ];
 
+/// The snapshot's window: one GetMetricData call from `now` − 15 minutes to `now`.
+pub const WINDOW_MINUTES: i64 = 15;
+
+/// The period of every series the Diagnose step asks for (1-minute points, `Average` statistic).
+pub const PERIOD_SECONDS: u32 = 60;
+
+/// The series the Diagnose step queries: every per-broker metric for every broker ListNodes lists
+/// (a dead broker included: its empty series is how it shows up as silent), then every cluster
+/// metric. `(metric name, Broker ID dimension)`.
+pub fn queries(broker_ids: &[u32]) -> Vec<(&'static str, Option<u32>)> {
+    let ids: BTreeSet<u32> = broker_ids.iter().copied().collect();
+    let per_broker = ids.iter().flat_map(|&b| BROKER_METRICS.iter().map(move |&m| (m, Some(b))));
+    per_broker.chain(CLUSTER_METRICS.iter().map(|&m| (m, None))).collect()
+}
+
 /// Largest metric value accepted: far above any real count, percent or byte rate (10 Gbit/s is
 /// 1.25e9 bytes/s), and small enough that no sum or mean over a snapshot can overflow.
 const MAX_VALUE: f64 = 1e15;

@@ -311,6 +311,31 @@ fn json_shape_of_a_diagnosis() {
 }
 
 #[test]
+fn the_queries_the_diagnose_step_makes() {
+    let q = snapshot::queries(&[2, 1, 2]);
+    assert_eq!(q.len(), 2 * snapshot::BROKER_METRICS.len() + snapshot::CLUSTER_METRICS.len());
+    assert_eq!(q[0], ("CpuUser", Some(1)));
+    assert!(q.contains(&("UnderReplicatedPartitions", Some(2))));
+    assert!(q.contains(&("OfflinePartitionsCount", None)));
+    let unique: std::collections::BTreeSet<_> = q.iter().collect();
+    assert_eq!(unique.len(), q.len());
+    // Every metric the verdicts read is queried.
+    for name in [
+        "CpuUser",
+        "CpuSystem",
+        "BytesInPerSec",
+        "ReplicationBytesInPerSec",
+        "KafkaDataLogsDiskUsed",
+        "UnderReplicatedPartitions",
+        "UnderMinIsrPartitionCount",
+        "LeaderCount",
+        "OfflinePartitionsCount",
+    ] {
+        assert!(q.iter().any(|(m, _)| *m == name), "{name}");
+    }
+}
+
+#[test]
 fn snapshots_round_trip() {
     let s = fixture("capacity-cpu.json");
     let text = serde_json::to_string(&s).unwrap();

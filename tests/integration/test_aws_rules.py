@@ -474,13 +474,13 @@ def test_state_over_256_kib_fails_even_with_a_catch_on_states_all(sfn_stack: Sta
     asl = {"StartAt": "Double", "States": {"Double": {"Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"},
                                                       "End": True}}}
     d = _run(sfn_stack, asl, {"s": "y" * 140_000}, "big-pass")
+    assert d["status"] == "FAILED" and d["error"] == "States.DataLimitExceeded", d
     # A task whose input after Parameters is over the quota: refused before its function runs.
     calls = len([i for i in sfn_stack.invocations() if i["function"] == "slow"])
     payload = {"sleep": 0, "a.$": "$.s", "b.$": "$.s"}
     d = _run(sfn_stack, _caught("slow", payload, ["States.ALL"]), {"s": "y" * 140_000}, "big-input")
     assert d["status"] == "FAILED" and d["error"] == "States.DataLimitExceeded", d
     assert len([i for i in sfn_stack.invocations() if i["function"] == "slow"]) == calls
-    assert d["status"] == "FAILED" and d["error"] == "States.DataLimitExceeded", d
 
 
 def test_start_execution_refuses_input_over_256_kib(sfn_stack: Stack) -> None:
@@ -537,7 +537,3 @@ def test_lambda_service_errors_are_named_like_aws(sfn_stack: Stack) -> None:
     assert json.loads(d["output"])["result"] == {"ok": True}, "only the next invoke was throttled"
     d = _run(sfn_stack, _caught("gone", {}, ["Lambda.ServiceException"]), {}, "unreachable")
     assert json.loads(d["output"])["error"]["Error"] == "Lambda.ServiceException", d
-
-# ---- below: the SSM, MSK and Step Functions rules (helper B's part) ----------------------------
-# NOTE for helper B: at 16:53 UTC helper A's first write of this file replaced whatever was here
-# (the file was not yet in git); please re-add your tests below this line.

@@ -134,10 +134,10 @@ def test_execute_failing_after_setting_throttles_is_cancelled_and_unthrottled(en
     """`--execute` set the throttles and started stage 1, then the command failed: Cleanup must
     cancel the stage and remove the throttles, although ExecuteReassignment never succeeded."""
     env.skewed_topic("fault-execute")
-    env.stack.control("POST", "/_local/ssm", {"match": "execute", "fail_after_section": "execute", "count": 1})
+    env.stack.control("POST", "/_local/ssm", {"match": "msk-autoheal execute-stage-", "fail_after_section": "execute", "count": 1})
     try:
         with env.loaded("fault-execute"):
-            d = env.run("fault-execute-fails")
+            d = env.run("fault-stage-one-fails")
             assert d["status"] == "FAILED", d["history"]
             cleanup = env.state_output(d["executionArn"], "Cleanup")["cleanup"]
             assert cleanup.get("skipped") is None, f"cleanup skipped a started reassignment: {cleanup}"
@@ -154,16 +154,16 @@ def test_a_command_that_outlives_the_lambda_is_reattached_not_sent_again(env: En
     already running — exactly one capture runs, and the execution heals."""
     env.skewed_topic("fault-slow")
     before = len(env.ssm_commands())
-    env.stack.control("POST", "/_local/ssm", {"match": "capture", "delay_seconds": 40, "count": 1})
+    env.stack.control("POST", "/_local/ssm", {"match": "msk-autoheal capture ", "delay_seconds": 40, "count": 1})
     env.stack.control("POST", "/_local/lambda", {"timeouts": {"kafka-ops": 15}})
     try:
         with env.loaded("fault-slow"):
-            d = env.run("fault-slow-capture", timeout=900)
+            d = env.run("fault-slow-command", timeout=900)
     finally:
         env.stack.control("POST", "/_local/lambda", {"timeouts": {"kafka-ops": 120}})  # template.yaml's
         env.stack.control("POST", "/_local/ssm", {"clear": True})
     assert d["status"] == "SUCCEEDED", d["history"]
-    captures = [c for c in env.ssm_commands()[before:] if " capture " in f" {c.get('comment', '')} "]
+    captures = [c for c in env.ssm_commands()[before:] if c.get("comment", "").startswith("msk-autoheal capture ")]
     assert len(captures) == 1, f"the capture command was sent {len(captures)} times: {captures}"
     timed_out = [i for i in env.stack.invocations() if i["function"] == "kafka-ops" and i.get("error_type") == "Sandbox.Timedout"]
     assert timed_out, "the fault did not happen: kafka-ops never timed out"

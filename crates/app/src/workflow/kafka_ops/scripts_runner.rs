@@ -152,11 +152,14 @@ impl<C, R: CommandRunner, S: ObjectStore> KafkaScripts<'_, C, R, S> {
                 }
                 None => (self.send(run, script, &marker_key).await?, true),
             };
+            let waiting = Instant::now();
             let inv = match self.wait(&command_id).await? {
                 Waited::Running => {
                     return Err(AppError::StillRunning(format!(
-                        "SSM command {command_id} ({}) is still running; the next attempt re-attaches to it",
-                        run.as_str()
+                        "SSM command {command_id} ({}) is still running after {:.1} s, at this invocation's deadline; \
+                         the next attempt re-attaches to it",
+                        run.as_str(),
+                        waiting.elapsed().as_secs_f64()
                     )));
                 }
                 Waited::Finished(inv) => inv,

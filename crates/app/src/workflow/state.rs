@@ -333,8 +333,16 @@ pub struct HealthCheck {
 pub struct CleanupReport {
     /// Why nothing was done on the cluster (no plan, or no stage was about to be executed).
     pub skipped: Option<String>,
+    /// The stage (from 1) whose reassignment was `--cancel`led, when one may have been running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_stage: Option<usize>,
+    /// Partitions Kafka reverted.
     pub cancelled: Vec<String>,
+    /// Throttle configs this execution had set, removed (`<kind> <name>: <configs>`).
     pub throttles_removed: Vec<String>,
+    /// An operator's throttle configs that `--execute` had overwritten, put back.
+    #[serde(default)]
+    pub throttles_restored: Vec<String>,
     pub throttles_failed: Vec<String>,
     /// The cleanup command's own failure, if any (the failure notification still goes out).
     pub error: Option<String>,
@@ -383,11 +391,3 @@ mod tests {
         assert!(serde_json::from_value::<WorkflowState>(v).is_err());
     }
 }
-    /// The stage (from 1) whose reassignment was `--cancel`led, when one may have been running.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancelled_stage: Option<usize>,
-    /// Partitions Kafka reverted.
-    /// Throttle configs this execution had set, removed (`<kind> <name>: <configs>`).
-    /// An operator's throttle configs that `--execute` had overwritten, put back.
-    #[serde(default)]
-    pub throttles_restored: Vec<String>,

@@ -44,7 +44,7 @@ SERVICE_OF_CRATE = {
 }
 
 # SDK operations whose IAM action has another name (IAM authorizes HeadObject as s3:GetObject).
-ACTION_OF_OPERATION = {"s3:HeadObject": "s3:GetObject"}
+ACTION_OF_OPERATION = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket"}
 
 # Granted for what AWS services do with the function's role, not for an SDK call of the code.
 SERVICE_SIDE = {

@@ -1,5 +1,5 @@
 //! Notify Lambda: wires the SNS topic and the notify use case (steps `success`, `failure`), then
-//! releases the cluster's lease (every end of an execution passes here).
+//! releases the cluster's lease (every end of an execution passes here) before publishing.
 
 use autoheal_app::workflow::notify::{Notify, Outcome};
 use autoheal_app::workflow::{parse_input, step};
@@ -23,12 +23,12 @@ async fn main() -> Result<(), Error> {
         let result = async {
             let input = parse_input(event.payload)?;
             let outcome = Outcome::parse(Some(step(&input, &["success", "failure"])?)).expect("step checked");
-            let cluster = input.state.cluster_arn.clone();
+            // Before publishing: a failed release retried by the ASL sends no second notification, and
+            // the release a retry repeats is a no-op.
+            autoheal_app::lease::release(lease, &input.state.cluster_arn, &input.execution.name).await?;
             let state = notify
                 .run(input.state, outcome, &input.execution.name, input.execution.started(), Timestamp::now())
                 .await?;
-            // After the notification, so a failed publish retried by the ASL still finds the lease ours.
-            autoheal_app::lease::release(lease, &cluster, &input.execution.name).await?;
             autoheal_app::workflow::output(&state)
         };
         result.await.map_err(autoheal_lambda::diagnostic)

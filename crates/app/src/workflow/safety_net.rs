@@ -238,10 +238,11 @@ impl<H: ExecutionHistory, K: CleanupStep, N: Notifier, S: ObjectStore, L: Lease>
                 }
             };
         }
-        let cluster = state.cluster_arn.clone();
+        // After the cleanup (no new remediation may start while it runs), before the notice, as
+        // notify does: a release that fails is retried without a second notice, and a repeated
+        // release (after a failed publish) changes nothing.
+        report.lease_released = crate::lease::release(&self.lease, &state.cluster_arn, &execution.name).await?;
         let state = self.notify.run(state, Outcome::Failure, &execution.name, Some(execution.start), now).await?;
-        // After the notice, as notify does: a retry after a failed publish still finds the lease ours.
-        report.lease_released = crate::lease::release(&self.lease, &cluster, &execution.name).await?;
         report.action = if clean { "cleaned_up_and_notified" } else { "notified" }.into();
         report.last_state = Some(last_state);
         report.cleanup = state.cleanup;

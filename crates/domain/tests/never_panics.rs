@@ -254,6 +254,35 @@ proptest! {
         check_kafka_output(&text)?;
     }
 
+    // What a script prints between its markers comes back section by section, whatever the text
+    // (its own lines never start with a marker: the scripts print tool output after them).
+    #[test]
+    fn sections_round_trip(
+        sections in prop::collection::vec(("[a-z0-9-]{1,12}", prop::collection::vec("[^\n\r#]{0,30}", 0..5)), 0..5),
+        complete in any::<bool>(),
+        noise in "[^\n#]{0,30}",
+    ) {
+        let mut text = format!("{noise}\n");
+        for (name, lines) in &sections {
+            text.push_str(&format!("{}{name}\n", kafka_cli::SECTION_MARKER));
+            for l in lines {
+                text.push_str(&format!("{l}\n"));
+            }
+        }
+        if complete {
+            text.push_str(&format!("{}\n", kafka_cli::END_MARKER));
+        }
+        let split = kafka_cli::split_sections(&text);
+        prop_assert_eq!(split.complete, complete);
+        for (name, lines) in &sections {
+            // A name given once is found with exactly its text.
+            if sections.iter().filter(|(n, _)| n == name).count() == 1 {
+                let want: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                prop_assert_eq!(split.get(name), Some(want.as_str()));
+            }
+        }
+    }
+
     #[test]
     fn values_from_any_string(s in any::<String>()) {
         check_values(&s)?;

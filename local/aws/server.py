@@ -168,6 +168,8 @@ class Emulator:
             "POST /_local/ssm": self.ec2_client.add_rule,
             "GET /_local/msk": lambda _a: self.msk.describe_control() if self.msk else {},
             "POST /_local/msk": self.control_msk,
+            "GET /_local/sfn": lambda _a: sfn_mod.control({}),
+            "POST /_local/sfn": sfn_mod.control,
         }
         self.router = Router(
             DomainDispatcherApplication(create_backend_app),

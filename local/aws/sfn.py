@@ -24,6 +24,11 @@ before any execution runs (idempotent):
   named it `Exception`. With an `errorType` (today's answer for a timeout: `Sandbox.Timedout`) the
   error is that errorType, as before. Service errors (HTTP 4xx/5xx from Invoke) stay
   `Lambda.<ErrorCode>`: `Lambda.ServiceException`, `Lambda.TooManyRequestsException`, ...
+* ListExecutions is eventually consistent on AWS (API reference: "This operation is eventually
+  consistent. The results are best effort and may not reflect very recent updates and changes");
+  moto's answer is always current. `POST /_local/sfn {"list_executions_lag_seconds": N}` makes it
+  leave out executions started in the last N seconds (default 0: as moto), so a test can show what
+  a check-then-act on it misses (two alarms at once; the detector's lease is what holds then).
 """
 
 from __future__ import annotations
@@ -166,3 +171,48 @@ def install() -> None:
     ErrorEqualsDecl._local_patched = True  # type: ignore[attr-defined]
     log.info("Step Functions engine patched: payload quota %d bytes, States.ALL excludes %s, Lambda.Unknown",
              MAX_PAYLOAD_BYTES, ", ".join(NOT_CAUGHT_BY_ALL))
+    _install_list_lag()
+
+
+# ListExecutions' lag (POST /_local/sfn); 0 = moto's always-current answer.
+_LIST_LAG = {"seconds": 0.0}
+
+
+def control(args: dict) -> dict:
+    """`list_executions_lag_seconds`: ListExecutions leaves out executions younger than this."""
+    unknown = sorted(set(args) - {"list_executions_lag_seconds"})
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown}; known: ['list_executions_lag_seconds']")
+    if "list_executions_lag_seconds" in args:
+        lag = float(args["list_executions_lag_seconds"])
+        if lag < 0:
+            raise ValueError("list_executions_lag_seconds must be >= 0")
+        _LIST_LAG["seconds"] = lag
+    return {"list_executions_lag_seconds": _LIST_LAG["seconds"]}
+
+
+def _install_list_lag() -> None:
+    import time
+    from datetime import timezone
+
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    if getattr(StepFunctionBackend, "_local_list_lag", False):
+        return
+    orig = StepFunctionBackend.list_executions
+
+    def started(e: Any) -> float:
+        d = e.start_date
+        return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()
+
+    def list_executions(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = orig(self, *args, **kwargs)
+        lag = _LIST_LAG["seconds"]
+        if lag <= 0:
+            return out
+        cutoff = time.time() - lag
+        results, token = out
+        return [e for e in results if started(e) <= cutoff], token
+
+    StepFunctionBackend.list_executions = list_executions
+    StepFunctionBackend._local_list_lag = True  # type: ignore[attr-defined]

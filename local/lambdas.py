@@ -15,6 +15,7 @@ resolution as watch's `cargo run --bin`) so the first invocation does not wait f
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -22,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -66,6 +68,27 @@ def _env_value(v: str) -> str:
     return f"'{v}'"
 
 
+RUNNER = REPO_ROOT / "local" / "runtime_deadline.py"
+
+
+@functools.cache
+def host_triple() -> str:
+    out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:"))
+
+
+@functools.cache
+def _timeouts() -> dict[str, float]:
+    from local.aws.router import function_timeouts
+
+    return function_timeouts(REPO_ROOT / "template.yaml")
+
+
+def function_timeout(name: str) -> float | None:
+    """template.yaml's Timeout of a function (seconds), None for a name the template lacks."""
+    return _timeouts().get(name)
+
+
 class LambdaWatch:
     def __init__(
         self,
@@ -98,6 +121,12 @@ class LambdaWatch:
             env["CARGO_TARGET_DIR"] = str(self.target_dir)
         venv_bin = REPO_ROOT / ".venv" / "bin"
         env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
+        timeout = function_timeout(self.name) if self.name else None
+        if timeout is not None:
+            # watch runs the function with `cargo run`, so cargo's runner puts the Runtime API
+            # front of local/runtime_deadline.py between them: Lambda's real deadline per invocation.
+            env[f"CARGO_TARGET_{host_triple().upper().replace('-', '_')}_RUNNER"] = f"{sys.executable} {RUNNER}"
+            env["LOCAL_LAMBDA_TIMEOUT_SECONDS"] = f"{timeout:g}"
         return env
 
     def prebuild(self, functions: Sequence[str], timeout: float = 1800) -> None:

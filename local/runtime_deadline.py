@@ -97,12 +97,17 @@ def main(argv: list[str]) -> int:
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not timeout or not api:
         os.execv(argv[0], argv)
-    hostport, _, path = api.partition("/")
+    # cargo lambda watch sets "http://127.0.0.1:PORT/.rt/<fn>"; AWS sets "host:port"
+    scheme, sep, rest = api.partition("://")
+    if not sep:
+        scheme, rest = "", api
+    hostport, _, path = rest.partition("/")
     host, _, port = hostport.rpartition(":")
     server = _front(host or "127.0.0.1", int(port), float(timeout))
     threading.Thread(target=server.serve_forever, name="runtime-front", daemon=True).start()
     env = dict(os.environ)
-    env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}" + (f"/{path}" if path else "")
+    env["AWS_LAMBDA_RUNTIME_API"] = (f"{scheme}://" if sep else "") + f"127.0.0.1:{server.server_address[1]}" + (
+        f"/{path}" if path else "")
     child = subprocess.Popen(argv, env=env, preexec_fn=_pdeathsig)
 
     def forward(signum: int, _frame: object) -> None:

@@ -44,7 +44,7 @@ from local.stack import AlarmSpec, Stack, StackConfig
 # stage 3 took 5 minutes and the demo 9. HTB keeps the burst as time at the rate in a u32 of 1/64 µs
 # ticks: 160 MB at 1 MB/s is 2.5e9 of the 4.29e9 it can hold.
 LAUNCH_BURST_BYTES = 160_000_000
-FUNCTIONS = ("detector", "assess", "scale", "kafka-ops", "notify", "approval-request", "approval")
+FUNCTIONS = ("detector", "assess", "scale", "kafka-ops", "notify", "approval-request", "approval", "safety-net")
 TOPIC = "stress-test"
 
 
@@ -115,7 +115,10 @@ class Demo:
         """Build the Lambdas and the stress-producer first, outside the stack's clock (a clean
         checkout compiles for minutes); the same target dir as the tests."""
         target = os.environ.get("CARGO_TARGET_DIR")
-        cmd = ["cargo", "build", "-q", *sum((["-p", f] for f in FUNCTIONS), [])]
+        # `--bin` only, no `-p`: watch starts each function with `cargo run --bin <fn>` from the
+        # workspace root (features resolved over the workspace); `-p` would resolve them over these
+        # packages only, and the first invoke of every function would compile it again.
+        cmd = ["cargo", "build", "-q", *sum((["--bin", f] for f in FUNCTIONS), [])]
         self.say(f"building the Lambdas: {' '.join(cmd)}")
         res = subprocess.run(cmd, cwd=REPO_ROOT)
         if res.returncode != 0:
@@ -130,7 +133,8 @@ class Demo:
         a = self.args
         cfg = StackConfig(
             state_dir=self.state, brokers=2, max_brokers=4, update_min_seconds=5.0, bridge_tick_s=5.0,
-            alarm=AlarmSpec(period_s=10), event_targets=("detector",), prebuild_lambdas=False,
+            alarm=AlarmSpec(period_s=10), event_targets=("detector",), sfn_event_targets=("safety-net",),
+            prebuild_lambdas=False,
             limit_value=a.limit, limit_launch_burst_bytes=LAUNCH_BURST_BYTES, cargo_target_dir=self.target_dir,
         )
         self.stack = stack = Stack(cfg)

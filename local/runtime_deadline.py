@@ -14,6 +14,12 @@ here, where cargo runs the binary: it listens on a loopback port, points the fun
 forwards every Runtime API request unchanged to the watch over one upstream connection per
 function connection (the watch tracks instances by connection), rewriting only that header.
 Without LOCAL_LAMBDA_TIMEOUT_SECONDS the binary is run as is.
+
+Past the deadline Lambda stops the function and the next invocation gets a fresh sandbox (cold
+start), while the watch would let the function run on and queue every later invocation behind it
+(it runs one at a time). So an invocation still unanswered at its deadline has its binary killed
+here and started again behind the same front: the router has already answered the caller
+`Sandbox.Timedout` at the same Timeout (local/aws/router.py).
 """
 
 from __future__ import annotations
@@ -31,7 +37,46 @@ DEADLINE = "Lambda-Runtime-Deadline-Ms"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
-def _front(upstream_host: str, upstream_port: int, timeout_s: float) -> ThreadingHTTPServer:
+class Sandbox:
+    """The function's process, replaced when an invocation outlives its deadline."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.argv, self.env = argv, env
+        self.lock = threading.Lock()
+        self.timers: dict[str, threading.Timer] = {}
+        self.reset = threading.Event()
+        self.child: subprocess.Popen | None = None
+
+    def start(self) -> subprocess.Popen:
+        with self.lock:
+            self.reset.clear()
+            self.child = subprocess.Popen(self.argv, env=self.env, preexec_fn=_pdeathsig)
+            return self.child
+
+    def picked_up(self, request_id: str, timeout_s: float) -> None:
+        timer = threading.Timer(timeout_s, self._expired, args=(request_id,))
+        timer.daemon = True
+        with self.lock:
+            self.timers[request_id] = timer
+        timer.start()
+
+    def answered(self, request_id: str) -> None:
+        with self.lock:
+            timer = self.timers.pop(request_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _expired(self, request_id: str) -> None:
+        with self.lock:
+            if self.timers.pop(request_id, None) is None or self.child is None:
+                return
+            print(f"runtime front: invocation {request_id} outlived its deadline: the sandbox is replaced",
+                  file=sys.stderr, flush=True)
+            self.reset.set()
+            self.child.kill()
+
+
+def _front(upstream_host: str, upstream_port: int, timeout_s: float, sandbox: Sandbox | None = None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -61,6 +106,12 @@ def _front(upstream_host: str, upstream_port: int, timeout_s: float) -> Threadin
                 self.end_headers()
                 self.wfile.write(msg)
                 return
+            if sandbox is not None:
+                request_id = resp.getheader("Lambda-Runtime-Aws-Request-Id")
+                if self.command == "GET" and self.path.endswith("/invocation/next") and resp.status == 200 and request_id:
+                    sandbox.picked_up(request_id, timeout_s)
+                elif self.command == "POST" and "/invocation/" in self.path:
+                    sandbox.answered(self.path.split("/invocation/", 1)[1].split("/", 1)[0])
             self.send_response(resp.status, resp.reason)
             for k, v in resp.getheaders():
                 if k.lower() in HOP_BY_HOP or k.lower() == "content-length":
@@ -103,19 +154,23 @@ def main(argv: list[str]) -> int:
         scheme, rest = "", api
     hostport, _, path = rest.partition("/")
     host, _, port = hostport.rpartition(":")
-    server = _front(host or "127.0.0.1", int(port), float(timeout))
-    threading.Thread(target=server.serve_forever, name="runtime-front", daemon=True).start()
     env = dict(os.environ)
+    sandbox = Sandbox(argv, env)
+    server = _front(host or "127.0.0.1", int(port), float(timeout), sandbox)
+    threading.Thread(target=server.serve_forever, name="runtime-front", daemon=True).start()
     env["AWS_LAMBDA_RUNTIME_API"] = (f"{scheme}://" if sep else "") + f"127.0.0.1:{server.server_address[1]}" + (
         f"/{path}" if path else "")
-    child = subprocess.Popen(argv, env=env, preexec_fn=_pdeathsig)
 
     def forward(signum: int, _frame: object) -> None:
-        child.send_signal(signum)
+        if sandbox.child is not None:
+            sandbox.child.send_signal(signum)
 
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, forward)
-    code = child.wait()
+    while True:
+        code = sandbox.start().wait()
+        if not sandbox.reset.is_set():
+            break
     server.shutdown()
     return code if code >= 0 else 128 - code
 

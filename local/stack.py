@@ -93,13 +93,13 @@ class StackConfig:
     prebuild_lambdas: bool = True
     cargo_target_dir: Path | None = None
     client_env: dict[str, str] = field(default_factory=dict)
-    clean: bool = True  # wipe the state dir first
-    start_timeout_s: float = 240.0
-
     # False: the emulator only (no Kafka, no MSK cluster, no alarm bridge), e.g. for Step Functions tests
     start_kafka: bool = True
     # every function's Timeout from template.yaml is enforced on its invokes (after its first, cold one)
     enforce_lambda_timeouts: bool = True
+    clean: bool = True  # wipe the state dir first
+    start_timeout_s: float = 240.0
+
 
 class StackError(RuntimeError):
     pass
@@ -218,7 +218,7 @@ class Stack:
         stack_name: str = DEFAULT_STACK_NAME,
         resources: Mapping[str, str] | None = None,
     ) -> dict[str, LambdaWatch]:
-        """(Re)start the functions, each under its own `cargo lambda watch` with `env` (+ the
+        """(Re)start these functions (the others keep serving), each under its own `cargo lambda watch` with `env` (+ the
         emulator's AWS env) and the credentials of its own role, and route the emulator's Lambda
         invokes to them. The roles and their policies come from `template` (default template.yaml)
         with this stack's values (local.aws.policies); every AWS call a function makes is then
@@ -226,23 +226,26 @@ class Stack:
         own environment name its URL, e.g. the approval endpoint's `<url>/lambda-url/approval/`;
         `resources` gives the template's resources their local values ({"PlanBucket": name, ...})."""
         assert self.sup is not None, "stack not started"
-        self.stop_lambdas()
+        self.stop_lambdas(functions)
         fenv = aws_env(self.endpoint, self.region) | {"RUST_LOG": "info"} | dict(env or {})
         creds = self.function_credentials(functions, fenv, template=template, stack_name=stack_name,
                                           resources=resources)
-        self.lambdas = start_per_function(
+        started = start_per_function(
             self.sup, {fn: fenv | creds[fn] for fn in functions}, state_dir=self.state_dir, ports=ports,
             target_dir=self.config.cargo_target_dir, prebuild=self.config.prebuild_lambdas,
         )
-        self.control("POST", "/_local/lambda", {"routes": {fn: w.url for fn, w in self.lambdas.items()}})
+        self.lambdas |= started
+        self.control("POST", "/_local/lambda", {"routes": {fn: w.url for fn, w in started.items()}})
         self._write_stack_json()
         return self.lambdas
 
-    def stop_lambdas(self) -> None:
-        if self.lambdas:
-            self.control("POST", "/_local/lambda", {"routes": {fn: None for fn in self.lambdas}})
-        stop_all(list(self.lambdas.values()))
-        self.lambdas = {}
+    def stop_lambdas(self, functions: Sequence[str] | None = None) -> None:
+        """Stop the named functions (default: all); the others keep serving."""
+        stopping = {fn: w for fn, w in self.lambdas.items() if functions is None or fn in functions}
+        if stopping:
+            self.control("POST", "/_local/lambda", {"routes": {fn: None for fn in stopping}})
+        stop_all(list(stopping.values()))
+        self.lambdas = {fn: w for fn, w in self.lambdas.items() if fn not in stopping}
 
     def function_credentials(
         self,

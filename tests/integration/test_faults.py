@@ -7,13 +7,15 @@ Step Functions limits) while a light load runs, each asserting afterwards, from 
 - every acknowledged record read back, partition by partition (local/ledger.py);
 - a failure notification that says what happened (the deployment's SNS inbox).
 
-One cluster (4 brokers, 2 AZs, no replication limit) and one deployment serve every case; each case
+One cluster (4 brokers, 2 AZs, no replication limit, named as the recorded alarm events name it) and
+one deployment serve every case; each case
 has its own topic and its own load, and the cases leave the brokers as they found them.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,13 +25,19 @@ from typing import Any
 
 import pytest
 
+from concurrent.futures import ThreadPoolExecutor
+
 from local.deploy import KAFKA_BIN, Deployment
+from local.kafka.cluster import REPO_ROOT
 from local.ledger import StressLoad, build_stress_producer, verify
 from local.stack import Stack, StackConfig
 
 pytestmark = pytest.mark.timeout(1800)
 
-WORKFLOW = ("assess", "scale", "kafka-ops", "notify")
+WORKFLOW = ("assess", "scale", "kafka-ops", "notify", "safety-net", "detector")
+ALARMS = REPO_ROOT / "tests" / "fixtures" / "alarms"
+CREATE_TOPICS = REPO_ROOT / "local" / "kafka" / "tools" / "CreateTopics.java"
+STATE_LIMIT = 262_144
 TIMINGS = {"VerifyPollSeconds": "2", "ScalePollSeconds": "2", "ReassignTimeoutSeconds": "600"}
 BROKERS = 4
 
@@ -84,6 +92,8 @@ class Env:
         every acknowledged record must read back."""
         state = self.work / topic
         state.mkdir(parents=True, exist_ok=True)
+        self.tool("kafka-topics.sh", "--create", "--if-not-exists", "--topic", topic, "--partitions", "4",
+                  "--replication-factor", "2")
         load = StressLoad(self.stack.kafka, self.stack.sup, binary=self.binary, topic=topic,
                           records_per_s=rps, state_dir=state, producers=2, record_size=2048, name=f"load-{topic}")
         try:
@@ -122,11 +132,14 @@ class Env:
 def env(kafka_available: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     work = tmp_path_factory.mktemp("faults")
     binary = build_stress_producer()
-    cfg = StackConfig(state_dir=work / "stack", brokers=BROKERS, limit_kind="none", alarm=None, event_targets=(),
-                      max_brokers=6, update_min_seconds=3.0)
+    # The template's rule: the safety net gets FAILED / TIMED_OUT / ABORTED executions (Lambda's retries
+    # of a failed asynchronous invocation come sooner here than AWS's 1 and 2 minutes).
+    cfg = StackConfig(state_dir=work / "stack", cluster_name="msk-demo", brokers=BROKERS, limit_kind="none", alarm=None, event_targets=(),
+                      max_brokers=6, update_min_seconds=3.0, sfn_event_targets=("safety-net",),
+                      sfn_event_retry_delays_s=(5.0, 10.0))
     with Stack(cfg) as stack:
         d = Deployment.create(stack, name="autoheal-faults", timings=TIMINGS)
-        d.start_lambdas(WORKFLOW, KAFKA_BIN_DIR=str(KAFKA_BIN), MAX_BROKERS="6")
+        d.start_lambdas(WORKFLOW, KAFKA_BIN_DIR=str(KAFKA_BIN), MAX_BROKERS="6", COOLDOWN_MINUTES="0")
         yield Env(d=d, stack=stack, binary=binary, cache=work / "cache", work=work)
 
 
@@ -140,7 +153,8 @@ def test_execute_failing_after_setting_throttles_is_cancelled_and_unthrottled(en
             d = env.run("fault-stage-one-fails")
             assert d["status"] == "FAILED", d["history"]
             cleanup = env.state_output(d["executionArn"], "Cleanup")["cleanup"]
-            assert cleanup.get("skipped") is None, f"cleanup skipped a started reassignment: {cleanup}"
+            assert cleanup.get("skipped") is None, (
+                f"cleanup skipped a started reassignment: {cleanup}\n{d.get('error')}: {d.get('cause')}\n{d['history']}")
     finally:
         env.stack.control("POST", "/_local/ssm", {"clear": True})
     note = env.failure_note()
@@ -149,24 +163,29 @@ def test_execute_failing_after_setting_throttles_is_cancelled_and_unthrottled(en
 
 
 def test_a_command_that_outlives_the_lambda_is_reattached_not_sent_again(env: Env) -> None:
-    """The capture command takes longer than the kafka-ops Lambda may run: the Lambda times out
-    (Sandbox.Timedout, as Lambda answers), the ASL retries, and the retry re-attaches to the command
-    already running — exactly one capture runs, and the execution heals."""
+    """The capture command runs longer than the kafka-ops Lambda may (its Timeout made 30 s here, the
+    deadline and the router's cut alike): the invocation hands back StillRunning before its deadline,
+    the ASL retries, and each retry re-attaches to the command already running — exactly one capture
+    runs, and the execution heals."""
     env.skewed_topic("fault-slow")
     before = len(env.ssm_commands())
-    env.stack.control("POST", "/_local/ssm", {"match": "msk-autoheal capture ", "delay_seconds": 40, "count": 1})
-    env.stack.control("POST", "/_local/lambda", {"timeouts": {"kafka-ops": 15}})
+    t0 = time.time()
+    env.stack.control("POST", "/_local/ssm", {"match": "msk-autoheal capture ", "delay_seconds": 50, "count": 1})
+    env.stack.control("POST", "/_local/lambda", {"timeouts": {"kafka-ops": 30}})
+    env.d.start_lambdas(("kafka-ops",), KAFKA_BIN_DIR=str(KAFKA_BIN), MAX_BROKERS="6", LOCAL_LAMBDA_TIMEOUT_SECONDS="30")
     try:
         with env.loaded("fault-slow"):
             d = env.run("fault-slow-command", timeout=900)
     finally:
         env.stack.control("POST", "/_local/lambda", {"timeouts": {"kafka-ops": 120}})  # template.yaml's
+        env.d.start_lambdas(("kafka-ops",), KAFKA_BIN_DIR=str(KAFKA_BIN), MAX_BROKERS="6")
         env.stack.control("POST", "/_local/ssm", {"clear": True})
     assert d["status"] == "SUCCEEDED", d["history"]
     captures = [c for c in env.ssm_commands()[before:] if c.get("comment", "").startswith("msk-autoheal capture ")]
     assert len(captures) == 1, f"the capture command was sent {len(captures)} times: {captures}"
-    timed_out = [i for i in env.stack.invocations() if i["function"] == "kafka-ops" and i.get("error_type") == "Sandbox.Timedout"]
-    assert timed_out, "the fault did not happen: kafka-ops never timed out"
+    still = [i for i in env.stack.invocations()
+             if i["ts"] >= t0 and i["function"] == "kafka-ops" and i.get("error_type") == "StillRunning"]
+    assert still, "the fault did not happen: no kafka-ops invocation outlived by its command"
     env.d.inbox(want=1, timeout=30)  # the success notification
 
 
@@ -183,3 +202,110 @@ def test_update_broker_count_failing_is_reported_fast_and_changes_nothing(env: E
     assert info["State"] == "ACTIVE" and info["Provisioned"]["NumberOfBrokerNodes"] == BROKERS, info
     note = env.failure_note()
     assert "injected: insufficient capacity" in note["Message"], note["Message"]
+
+
+def wait_for_state(env: Env, arn: str, state: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state in env.states_entered(arn):
+            return
+        if env.stack.client("stepfunctions").describe_execution(executionArn=arn)["status"] != "RUNNING":
+            break
+        time.sleep(1)
+    raise AssertionError(f"{state} never entered:\n{env.d.history(arn)}")
+
+
+def test_an_operator_stopping_the_execution_mid_reassignment_is_cleaned_up_by_the_safety_net(env: Env) -> None:
+    """StopExecution ends the run ABORTED without Cleanup or NotifyFailure: the EventBridge rule on
+    execution status changes runs the safety net, which cancels the stage and removes our throttles."""
+    env.skewed_topic("fault-stopped")
+    # Enough data that a 64 KiB/s throttle keeps the stage moving when the operator stops it.
+    env.stack.kafka.tool(
+        "kafka-producer-perf-test.sh", "--topic", "fault-stopped", "--num-records", "1200", "--record-size", "10240",
+        "--throughput", "-1", "--producer-props", f"bootstrap.servers={env.stack.kafka.bootstrap_servers}", "acks=all")
+    env.d.start_lambdas(("kafka-ops",), KAFKA_BIN_DIR=str(KAFKA_BIN), MAX_BROKERS="6", THROTTLE_BYTES_PER_SEC="65536")
+    try:
+        with env.loaded("fault-stopped-load"):
+            arn = env.d.start_execution("fault-operator-stop", env.d.execution_input(BROKERS, BROKERS))
+            wait_for_state(env, arn, "WaitForReassignment", timeout=300)
+            assert "Current partition reassignments" in env.reassignments(), "a stage must be moving when stopped"
+            assert env.throttles(), "the stage runs throttled"
+            env.stack.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+            done = env.d.wait_end(arn, timeout=120)
+            assert done["status"] == "ABORTED", done["history"]
+            assert "Cleanup" not in env.states_entered(arn), "the workflow's own cleanup never ran"
+            note = env.failure_note()
+    finally:
+        env.d.start_lambdas(("kafka-ops",), KAFKA_BIN_DIR=str(KAFKA_BIN), MAX_BROKERS="6")
+    assert "ExecutionAborted" in note["Subject"], note
+    assert "ended ABORTED" in note["Message"] and "Cleanup: cancelled" in note["Message"], note["Message"]
+    # What the emulated EventBridge delivered, in AWS's shape, and what the safety net answered.
+    (rec,) = [r for r in env.stack.control("GET", "/_local/sfn-events") if r["execution"] == arn]
+    detail = rec["event"]["detail"]
+    assert rec["event"]["detail-type"] == "Step Functions Execution Status Change"
+    assert detail["status"] == "ABORTED" and detail["stateMachineArn"] == env.d.state_machine_arn
+    assert detail["error"] == "Operator" and detail["cause"] == "stopped by hand"
+    assert isinstance(detail["startDate"], int) and detail["stopDate"] >= detail["startDate"]
+    (delivery,) = rec["deliveries"]
+    assert delivery["function"] == "safety-net" and delivery["status"] == 200 and not delivery["function_error"], delivery
+    assert '"action":"cleaned_up_and_notified"' in delivery["response"].replace(" ", ""), delivery
+
+
+def test_a_state_that_would_pass_256_kb_does_not_kill_the_execution(env: Env) -> None:
+    """1100 topics with 245-character names, all on brokers 1 and 2: the plan changes every one, so
+    the list of its topics alone would be 270 KB, over Step Functions' 256 KB limit for a state (which
+    the emulator enforces, and which States.ALL does not catch). Lists are capped in the state, the
+    full list stays in S3: the execution heals, and no state in its history is over the limit."""
+    prefix = "t" + "x" * 238 + "-"
+    argv = env.stack.kafka.wrap(["java", "-Xmx128m", "-cp", f"{env.stack.kafka.libs}/*", str(CREATE_TOPICS),
+                                 env.stack.kafka.bootstrap_servers, prefix, "1100", "1:2"])
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env.stack.kafka.tool_env(netns=False))
+    assert res.returncode == 0, res.stderr[-2000:]
+    try:
+        with env.loaded("fault-big-state"):
+            d = env.run("fault-big-state", timeout=900)
+            assert d["status"] == "SUCCEEDED", d["history"]
+        out = json.loads(d["output"])
+        assert out["plan"]["changed_partitions"] >= 1100, out["plan"]
+        assert len(out["plan"]["topics"]) < 1100 and "plan.topics" in json.dumps(out.get("capped")), out.get("capped")
+        sizes = [len((e.get("stateExitedEventDetails") or {}).get("output", "").encode()) for e in env.d.events(d["executionArn"])]
+        assert max(sizes) < STATE_LIMIT, max(sizes)
+        env.d.inbox(want=1, timeout=30)  # the success notification
+    finally:
+        env.tool("kafka-topics.sh", "--delete", "--topic", prefix + ".*", timeout=300)
+
+
+def test_two_alarms_for_one_cluster_within_a_second_start_exactly_one_execution(env: Env) -> None:
+    """Two band alarms enter ALARM one second apart and both reach the detector at once, while
+    ListExecutions lags as AWS documents it may: single flight cannot see the other execution, the
+    per-cluster lease refuses the second. (The one execution then meets a failing UpdateBrokerCount,
+    so the cluster keeps its brokers; its cleanup and notice end the case.)"""
+
+    def alarm(name: str, ts: str) -> dict:
+        ev = json.loads((ALARMS / name).read_text())
+        ev["detail"]["state"]["timestamp"] = ts
+        return ev
+
+    sfn = env.stack.client("stepfunctions")
+    before = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=env.d.state_machine_arn)["executions"]}
+    env.stack.control("POST", "/_local/msk", {"fail_next_update": True, "update_seconds": 3})
+    events = [alarm("eventbridge-urp-broker.json", "2026-12-07T20:00:00.000+0000"),
+              alarm("eventbridge-urp-cluster.json", "2026-12-07T20:00:01.000+0000")]
+    lam = env.stack.client("lambda")
+    with env.loaded("fault-two-alarms"):
+        env.stack.control("POST", "/_local/sfn", {"list_executions_lag_seconds": 10})
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                answers = list(pool.map(
+                    lambda ev: json.loads(lam.invoke(FunctionName="detector", Payload=json.dumps(ev).encode())["Payload"].read()),
+                    events))
+        finally:
+            env.stack.control("POST", "/_local/sfn", {"list_executions_lag_seconds": 0})
+        assert sorted(a.get("outcome") for a in answers) == ["skipped", "started"], answers
+        new = [e for e in sfn.list_executions(stateMachineArn=env.d.state_machine_arn)["executions"]
+               if e["executionArn"] not in before]
+        assert len(new) == 1, new
+        done = env.d.wait_end(new[0]["executionArn"], timeout=300)
+        assert done["status"] == "FAILED", done["history"]
+    note = env.failure_note()
+    assert "FAILED" in note["Subject"], note

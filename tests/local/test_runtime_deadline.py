@@ -98,3 +98,46 @@ def test_without_a_timeout_the_binary_runs_as_is(tmp_path: Path) -> None:
                          env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout.strip() == "127.0.0.1:9/.rt/x", out
     assert time.monotonic() - t0 < 10
+
+
+HANGS_ONCE = textwrap.dedent(
+    """
+    import http.client, os, sys, time
+    print("start", flush=True)
+    hostport, _, path = os.environ["AWS_LAMBDA_RUNTIME_API"].partition("//")[2].partition("/")
+    host, _, port = hostport.rpartition(":")
+    c = http.client.HTTPConnection(host, int(port))
+    c.request("GET", f"/{path}/2018-06-01/runtime/invocation/next")
+    c.getresponse().read()
+    marker = sys.argv[1]
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        time.sleep(60)  # a handler that outlives its deadline
+    c.request("POST", f"/{path}/2018-06-01/runtime/invocation/req-1/response", body=b'{"ok":true}')
+    c.getresponse().read()
+    """
+)
+
+
+def test_an_invocation_past_its_deadline_gets_a_fresh_sandbox(tmp_path: Path) -> None:
+    """Lambda stops a function at its Timeout and runs the next invocation in a new sandbox; the
+    watch would let it run on and queue the retry behind it."""
+    Watch.peers.clear()
+    Watch.posted.clear()
+    watch = ThreadingHTTPServer(("127.0.0.1", 0), Watch)
+    threading.Thread(target=watch.serve_forever, daemon=True).start()
+    fn = tmp_path / "fn.py"
+    fn.write_text(HANGS_ONCE)
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{watch.server_address[1]}/.rt/kafka-ops",
+               LOCAL_LAMBDA_TIMEOUT_SECONDS="1")
+    t0 = time.monotonic()
+    try:
+        out = subprocess.run([sys.executable, str(RUNNER), sys.executable, str(fn), str(tmp_path / "hung")], env=env,
+                             capture_output=True, text=True, timeout=30)
+    finally:
+        watch.shutdown()
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["start", "start"], out.stdout
+    assert "outlived its deadline" in out.stderr
+    assert time.monotonic() - t0 < 15, "the hung handler was not stopped at its deadline"
+    assert Watch.posted == [("/.rt/kafka-ops/2018-06-01/runtime/invocation/req-1/response", b'{"ok":true}')]

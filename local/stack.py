@@ -35,7 +35,7 @@ from typing import Any
 from local.aws.config import ACCOUNT_ID, REGION, BridgeConfig, EmulatorConfig, KafkaConfig, LimitConfig, SfnEventsConfig
 from local.kafka.cluster import REPO_ROOT, RemoteCluster, free_port
 from local.kafka.metadata import Snapshot
-from local.aws.policies import TEMPLATE, LocalValues, TemplateError, function_roles
+from local.aws.policies import TEMPLATE, LocalValues, TemplateError, client_role, function_roles
 from local.lambdas import LambdaWatch, aws_env, start_per_function, stop_all
 from local.limits import sweep_stale
 from local.procs import Supervisor, install_signal_handlers, kill_recorded, pid_alive
@@ -290,6 +290,24 @@ class Stack:
             out[fn] = {"AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
                        "AWS_SESSION_TOKEN": c["SessionToken"]}
             identities[c["AccessKeyId"]] = {"function": fn, "role": role.role_name, "policies": role.documents}
+        client = client_role(values, template or TEMPLATE)
+        if client is not None:
+            ec2_trust = json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            try:
+                arn = iam.create_role(RoleName=client.role_name, AssumeRolePolicyDocument=ec2_trust)["Role"]["Arn"]
+            except iam.exceptions.EntityAlreadyExistsException:
+                arn = iam.get_role(RoleName=client.role_name)["Role"]["Arn"]
+            for name, doc in client.policies.items():
+                iam.put_role_policy(RoleName=client.role_name, PolicyName=name, PolicyDocument=json.dumps(doc))
+            c = sts.assume_role(RoleArn=arn, RoleSessionName=self.client_instance_id, DurationSeconds=43200)["Credentials"]
+            identities[c["AccessKeyId"]] = {"function": "ec2-client", "role": client.role_name,
+                                            "policies": client.documents}
+            # What the instance profile gives the client's scripts (the AWS CLI's `aws s3 cp`).
+            self.control("POST", "/_local/ssm", {"instance_env": {
+                "AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": c["SessionToken"], "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}})
         self.control("POST", "/_local/iam", {"identities": identities, "replace": True})
         return out
 

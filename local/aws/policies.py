@@ -348,3 +348,34 @@ def function_roles(values: LocalValues, path: Path = TEMPLATE) -> dict[str, Func
         out[binary] = FunctionRole(function=binary, role_logical_id=role_lid, role_name=role_name[:64],
                                    policies=policies)
     return out
+
+
+# The EC2 client's instance role, as the stack's operator names it (template parameter
+# ClientInstanceRoleName); locally it is made in moto like the functions' roles.
+LOCAL_CLIENT_ROLE = "msk-autoheal-client-local"
+
+
+def client_role(values: LocalValues, path: Path = TEMPLATE) -> FunctionRole | None:
+    """The Kafka client instance's role: the template's policies attached to the role named by the
+    ClientInstanceRoleName parameter (what the SSM agent and the scripts it runs may do: read the
+    plans, upload the output). None when the template attaches nothing to it."""
+    name = values.parameters.get("ClientInstanceRoleName") or LOCAL_CLIENT_ROLE
+    vals = LocalValues(stack_name=values.stack_name, region=values.region, account_id=values.account_id,
+                       parameters=dict(values.parameters) | {"ClientInstanceRoleName": name},
+                       resources=values.resources, env=values.env)
+    tpl = load_template(path)
+    res = Resolver(tpl, vals)
+    policies: dict[str, dict[str, Any]] = {}
+    for plid, pr in tpl["Resources"].items():
+        if pr.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        if {"Ref": "ClientInstanceRoleName"} not in ((pr.get("Properties") or {}).get("Roles") or []):
+            continue
+        if "Condition" in pr and not res.condition(pr["Condition"]):
+            continue
+        pp = res.resolve(pr["Properties"])
+        policies[str(pp.get("PolicyName") or plid)] = pp["PolicyDocument"]
+    if not policies:
+        return None
+    return FunctionRole(function="ec2-client", role_logical_id="ClientInstanceRoleName", role_name=name[:64],
+                        policies=policies)

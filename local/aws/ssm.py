@@ -71,12 +71,20 @@ class EC2Client:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_rule(self, args: dict) -> dict:
-        """`POST /_local/ssm`: add a fault rule ({"clear": true} removes every rule first)."""
+        """`POST /_local/ssm`: add a fault rule ({"clear": true} removes every rule first);
+        {"instance_env": {...}} sets what the instance's scripts see of its instance profile (the
+        role's credentials, the endpoint), as the metadata service gives them on EC2."""
         with self.lock:
             if args.get("clear"):
                 self.rules.clear()
             if args.get("match") is not None:
                 self.rules.append(Rule.parse(args))
+            instance_env = args.get("instance_env")
+            if instance_env is not None:
+                if not isinstance(instance_env, dict) or not all(
+                        isinstance(k, str) and isinstance(v, str) for k, v in instance_env.items()):
+                    raise ValueError("instance_env must map names to strings")
+                self.env.update(instance_env)
             return {"rules": [r.describe() for r in self.rules]}
 
     def list_rules(self) -> dict:

@@ -94,6 +94,10 @@ class Env:
         state.mkdir(parents=True, exist_ok=True)
         self.tool("kafka-topics.sh", "--create", "--if-not-exists", "--topic", topic, "--partitions", "4",
                   "--replication-factor", "2")
+        deadline = time.monotonic() + 60
+        while "Leader: none" in (d := self.tool("kafka-topics.sh", "--describe", "--topic", topic)) or "Leader:" not in d:
+            assert time.monotonic() < deadline, f"topic {topic} has no leaders after 60 s:\n{d}"
+            time.sleep(1)
         load = StressLoad(self.stack.kafka, self.stack.sup, binary=self.binary, topic=topic,
                           records_per_s=rps, state_dir=state, producers=2, record_size=2048, name=f"load-{topic}")
         try:
